@@ -1,0 +1,105 @@
+"""``twin``: simulate fleets and browse the hardware catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from twin.errors import InputError
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twin", description="Digital twin of a fleet of edge devices.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("simulate", help="run a scenario; write devices.parquet and history.parquet")
+    s.add_argument("scenario", help="scenario YAML file")
+    s.add_argument("--devices", type=_positive_int, help="override fleet.devices (1e6 accepted)")
+    s.add_argument("--days", type=_positive_int, help="override time.days")
+    s.add_argument("--seed", type=_int, help="override seed")
+    s.add_argument("--out", help="output folder (default: out/<scenario name>)")
+    s.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    k = sub.add_parser("skus", help="list the hardware catalogue")
+    k.add_argument("--json", action="store_true")
+    return p
+
+
+def _simulate(args) -> None:
+    from twin.output import atomic_dir, run_record
+    from twin.scenario import load_scenario
+    from twin.simulation import simulate
+
+    scenario = load_scenario(args.scenario).with_overrides(devices=args.devices, days=args.days, seed=args.seed)
+    out = Path(args.out) if args.out else Path("out") / scenario.name
+    big = scenario.fleet.devices * scenario.time.days > 5e7
+    t0 = time.perf_counter()
+    result = simulate(scenario, workers=args.workers, progress=big or sys.stderr.isatty())
+    wall = time.perf_counter() - t0
+    with atomic_dir(out) as tmp:
+        result.devices_frame().to_parquet(tmp / "devices.parquet", index=False)
+        result.history.to_parquet(tmp / "history.parquet", index=False)
+        (tmp / "run.json").write_text(run_record(scenario, wall_s=round(wall, 3), workers=args.workers))
+    last = result.history.iloc[-1]
+    n, days = scenario.fleet.devices, scenario.time.days
+    print(f"{scenario.name}: {n:,} x {scenario.fleet.sku} devices, {days} days from {scenario.time.start} "
+          f"(seed {scenario.seed}) in {wall:.1f} s, {n * days / wall / 1e6:.2f} M device-days/s")
+    print(f"day {days - 1} ({last['date']}): {scenario.deployment.workload} latency mean {last['latency_ms_mean']:.2f} ms, "
+          f"p50 {last['latency_ms_p50']:.2f}, p95 {last['latency_ms_p95']:.2f}, p99 {last['latency_ms_p99']:.2f}; "
+          f"thermally throttled {last['thermal_throttled_frac']:.1%}")
+    if scenario.fleet.battery:
+        print(f"battery health mean {last['battery_health_mean']:.3f} (min {last['battery_health_min']:.3f}), "
+              f"under-voltage {last['undervolt_frac']:.1%}, below 80 % {last['battery_eol_frac']:.1%}")
+    print(f"wrote {out}/devices.parquet, history.parquet, run.json")
+
+
+def _skus(args) -> None:
+    from twin.sku import list_skus, load_sku
+
+    rows = []
+    for name in list_skus():
+        s = load_sku(name)
+        rows.append({"name": name, "description": s.description, "peak_gmacs": s.peak_gmacs,
+                     "bandwidth_gbs": s.bandwidth_gbs, "power_modes": s.mode_names,
+                     "frameworks": list(s.frameworks), "battery_wh": round(s.battery.capacity_wh, 1) if s.battery else None})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        print(f"{r['name']:<18} {r['description']}")
+        print(f"{'':<18} {r['peak_gmacs']:g} GMAC/s, {r['bandwidth_gbs']:g} GB/s; modes {', '.join(r['power_modes'])}; "
+              f"frameworks {', '.join(r['frameworks'])}; battery {r['battery_wh'] or 'none'}{' Wh' if r['battery_wh'] else ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        {"simulate": _simulate, "skus": _skus}[args.command](args)
+    except InputError as exc:
+        print(f"twin: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

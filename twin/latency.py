@@ -1,0 +1,185 @@
+"""Batch-1 latency and energy of a workload on N devices, in one vectorised call.
+
+Per layer l on device i::
+
+    t_il = g_i * o_l * fw(i, kind_l)  +  max(a_i * tc_l, b_i * tm_l)
+
+``o_l`` is the framework overhead of the layer's kind, ``tc_l`` its compute time on a nominal
+device at the top mode (FLOPs padded to the channel tile, over peak x kind efficiency), ``tm_l``
+its memory time (bytes over effective bandwidth). Each device scales the three terms differently:
+``a`` (compute) by mode compute clock, silicon speed, thermal and supply throttling and, on a CPU,
+background load; ``b`` (memory) by memory clock, board memory speed and background traffic; ``g``
+(overhead) by CPU clock, silicon speed and background CPU load. So devices differ in shape.
+
+The sum over layers of ``max(a tc, b tm) = b max(r tc, tm)`` with ``r = a / b`` is piecewise
+linear in ``r``: a layer is compute-bound iff ``r > tm / tc``. With layers sorted by that ratio and
+prefix sums, a device's latency needs only the count of breakpoints below its ``r``, found by a
+bucketed lookup. The result is exact and costs O(1) per device whatever the layer count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from twin.errors import InputError
+from twin.fleet import FleetSnapshot, FleetState
+from twin.sku import LAYER_KINDS, SKU
+from twin.workload import ELEMENT_BYTES, Workload
+
+__all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "energy_j"]
+
+_KIND = {k: i for i, k in enumerate(LAYER_KINDS)}
+_CHANNEL_ALIGNED = np.array([k in ("conv", "dwconv", "linear") for k in LAYER_KINDS])
+
+
+@dataclass(frozen=True, eq=False)
+class ModeTable:
+    """Per power mode, as arrays indexed by mode: speed fractions of the top mode, cores, power."""
+
+    compute_frac: np.ndarray
+    cpu_frac: np.ndarray
+    memory_frac: np.ndarray
+    cpu_cores: np.ndarray
+    power_w: np.ndarray
+    idle_w: np.ndarray
+
+
+_MODE_TABLES: dict[int, tuple[SKU, ModeTable]] = {}
+
+
+def mode_table(sku: SKU) -> ModeTable:
+    """The SKU's modes as arrays (memoised per SKU object: it is called every simulated day)."""
+    hit = _MODE_TABLES.get(id(sku))
+    if hit is None or hit[0] is not sku:
+        hit = _MODE_TABLES[id(sku)] = (sku, _build_mode_table(sku))
+    return hit[1]
+
+
+def _build_mode_table(sku: SKU) -> ModeTable:
+    modes = [sku.power_modes[m] for m in sku.mode_names]
+    top = sku.power_modes[sku.top_mode]
+    arr = lambda xs: np.array(xs, dtype=np.float32)  # noqa: E731
+    return ModeTable(
+        compute_frac=arr([m.compute_mhz * m.compute_units / (top.compute_mhz * top.compute_units) for m in modes]),
+        cpu_frac=arr([m.cpu_mhz / top.cpu_mhz for m in modes]),
+        memory_frac=arr([m.memory_mhz / top.memory_mhz for m in modes]),
+        cpu_cores=arr([m.cpu_cores for m in modes]),
+        power_w=arr([m.power_w for m in modes]),
+        idle_w=arr([m.idle_w for m in modes]))
+
+
+def slowdowns(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-device multipliers (compute a, memory b, overhead g) of the nominal top-mode times."""
+    t = mode_table(sku)
+    mode = s.power_mode
+    busy = s.background_cores / t.cpu_cores[mode]
+    c = sku.contention
+    speed = s.silicon_speed
+    a = (1 + np.float32(c.compute) * busy) / (t.compute_frac[mode] * speed * s.thermal_throttle * s.supply_throttle)
+    b = (1 + np.float32(c.memory) * busy) / (t.memory_frac[mode] * s.memory_speed)
+    g = (1 + np.float32(c.overhead) * busy) / (t.cpu_frac[mode] * speed)
+    return a, b, g
+
+
+class LatencyModel:
+    """A workload compiled for one SKU and framework: evaluates any number of devices fast."""
+
+    def __init__(self, workload: Workload, sku: SKU, framework: str = "pytorch",
+                 firmware_overhead: np.ndarray | None = None):
+        if framework not in sku.frameworks:
+            raise InputError(f"framework {framework!r} is not available on {sku.name}; "
+                             f"allowed: {', '.join(sku.frameworks)}")
+        prof = sku.frameworks[framework]
+        kind = workload.kind.astype(np.intp)
+        live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
+        eff = np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind]
+        tile = sku.channel_tile
+        padded = np.where(_CHANNEL_ALIGNED[kind], np.ceil(workload.c_out / tile) * tile / np.maximum(workload.c_out, 1), 1.0)
+        tc = np.where(live, workload.flops * padded / (sku.peak_gmacs * 1e9 * eff), 0.0)
+        tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (sku.element_bytes / ELEMENT_BYTES)
+                      / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
+        over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)
+        fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
+        # overhead per firmware version: sum over layers of o_l x scale(version, kind_l)
+        self._layer_overhead_s = fw[:, kind] * over          # (firmware versions, layers)
+        self.overhead_s = self._layer_overhead_s.sum(axis=1)
+        self.compute_s, self.memory_s = tc, tm
+        self.flops, self.bytes = workload.total_flops, workload.total_bytes * sku.element_bytes / ELEMENT_BYTES
+        self._compile_breakpoints(tc, tm)
+
+    def _compile_breakpoints(self, tc: np.ndarray, tm: np.ndarray) -> None:
+        """Sort layers by tm/tc and bucket the breakpoints in log space for O(1) lookup."""
+        keep = (tc > 0) | (tm > 0)
+        tc, tm = tc[keep], tm[keep]
+        with np.errstate(divide="ignore"):
+            rho = np.where(tc > 0, tm / np.where(tc > 0, tc, 1.0), np.inf)
+        self._tm_always = float(tm[np.isinf(rho)].sum())  # layers with no compute are always memory time
+        tc, tm, rho = tc[np.isfinite(rho)], tm[np.isfinite(rho)], rho[np.isfinite(rho)]
+        self._tc_always = float(tc[rho == 0].sum())       # layers with no memory traffic
+        tc, tm, rho = tc[rho > 0], tm[rho > 0], rho[rho > 0]
+        rho, inverse = np.unique(rho, return_inverse=True)
+        c_sum = np.bincount(inverse, tc, minlength=len(rho))
+        m_sum = np.bincount(inverse, tm, minlength=len(rho))
+        # k breakpoints below r: compute-bound prefix sums C[k], memory-bound suffix sums M[k]
+        self._cum_c = np.concatenate([[0.0], np.cumsum(c_sum)])
+        self._tail_m = np.concatenate([np.cumsum(m_sum[::-1])[::-1], [0.0]])
+        self._rho = rho
+        if len(rho) == 0:
+            return
+        # Bucket breakpoints with the very expression used for devices, so a device's bucket
+        # splits them into surely-below, same-bucket (compared one by one) and surely-above. The
+        # sum is continuous in r, so rounding at a bucket edge moves a latency by ~1 ulp at most.
+        self._log_lo = float(np.log2(rho[0]))
+        self._buckets = 16 * len(rho) + 64
+        self._scale = self._buckets / max(float(np.log2(rho[-1])) - self._log_lo, 1e-9)
+        per_bucket = np.bincount(self._bucket(rho), minlength=self._buckets)
+        self._first = np.concatenate([[0], np.cumsum(per_bucket)[:-1]]).astype(np.intp)
+        self._window = int(per_bucket.max())
+        self._rho_padded = np.concatenate([rho, np.full(self._window, np.inf)])
+
+    def _bucket(self, r: np.ndarray) -> np.ndarray:
+        pos = (np.log2(r) - self._log_lo) * self._scale
+        return np.clip(pos, 0, self._buckets - 1).astype(np.intp)
+
+    def _count_below(self, r: np.ndarray) -> np.ndarray:
+        if len(self._rho) == 0:
+            return np.zeros(r.shape, np.intp)
+        start = self._first[self._bucket(r)]
+        count = start.copy()
+        for j in range(self._window):
+            count += r > self._rho_padded[start + j]
+        return count
+
+    def latency_s(self, a: np.ndarray, b: np.ndarray, g: np.ndarray, firmware: np.ndarray | None = None) -> np.ndarray:
+        """Exact latency in seconds for devices with slowdowns a, b, g and firmware indices."""
+        r = a / b
+        k = self._count_below(r)
+        body = b * (r * self._cum_c[k] + self._tail_m[k]) + a * self._tc_always + b * self._tm_always
+        over = self.overhead_s[0] if firmware is None else self.overhead_s[firmware]
+        return g * over + body
+
+    def layer_latency_s(self, a: float, b: float, g: float, firmware: int = 0) -> np.ndarray:
+        """Per-layer times on one device, the direct (slow) form of ``latency_s``, for checks."""
+        return g * self._layer_overhead_s[firmware] + np.maximum(a * self.compute_s, b * self.memory_s)
+
+    def snapshot_ms(self, snapshot: FleetSnapshot) -> np.ndarray:
+        a, b, g = slowdowns(snapshot.state, snapshot.sku)
+        return 1e3 * self.latency_s(a, b, g, snapshot.state.firmware)
+
+
+def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:
+    """Noise-free batch-1 latency (ms) of ``workload`` on every device of ``snapshot``."""
+    model = LatencyModel(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead)
+    return model.snapshot_ms(snapshot)
+
+
+def energy_j(snapshot: FleetSnapshot, latency_ms: np.ndarray) -> np.ndarray:
+    """Energy (J) of one inference: the device's active power, throttling included, over its latency."""
+    s = snapshot.state
+    t = mode_table(snapshot.sku)
+    idle = t.idle_w[s.power_mode] * s.power_factor
+    active = t.power_w[s.power_mode] * s.power_factor
+    power = idle + (active - idle) * s.thermal_throttle * s.supply_throttle
+    return power * latency_ms * 1e-3

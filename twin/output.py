@@ -1,0 +1,44 @@
+"""Writing run outputs all-or-nothing: into a temporary folder beside the target, then renamed."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["atomic_dir", "run_record"]
+
+
+@contextmanager
+def atomic_dir(out: str | Path):
+    """Yield a temporary folder; on success its files replace those of ``out``, else nothing is left."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        out.mkdir(exist_ok=True)
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_record(scenario, **extra) -> str:
+    """JSON recording what produced a run: the scenario as resolved, its seed, package versions."""
+    versions = {p: _version(p) for p in ("hdap-testbed", "numpy", "pandas", "simpy", "pyarrow", "pydantic")}
+    body = {"scenario": scenario.model_dump(mode="json"), "seed": scenario.seed,
+            "python": platform.python_version(), "versions": versions, **extra}
+    return json.dumps(body, indent=2, default=str)
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,118 @@
+"""Scenario files: one YAML describes a fleet, how it ages and what it runs.
+
+The schema is a tree of typed models with documented defaults; every heterogeneity source has its
+own section (``manufacturing``, ``battery``, ``drift``, ``environment``). Anything malformed is
+one InputError naming the file, the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+
+from twin._yaml import StrictModel, read_yaml_model
+from twin.battery import BatteryAging
+from twin.config_drift import ConfigurationDrift
+from twin.environment import Environment
+from twin.errors import InputError
+from twin.manufacturing import ManufacturingVariance
+from twin.measurement import MeasurementNoise
+from twin.reference import REFERENCE_NAMES, reference_workload
+from twin.sku import SKU, list_skus, load_sku
+from twin.workload import Workload, read_workload
+
+__all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "load_scenario"]
+
+
+class FleetSpec(StrictModel):
+    sku: str = Field(description="catalogue name (twin skus) or path to a SKU YAML file")
+    devices: PositiveInt
+    framework: str = "pytorch"
+    battery: bool = Field(False, description="devices run on the SKU's battery pack")
+
+
+class TimeSpec(StrictModel):
+    start: date
+    days: PositiveInt = Field(description="simulated days")
+    deployment_day: NonNegativeInt = Field(0, description="day the pruned network is chosen and shipped")
+
+
+class DeploymentSpec(StrictModel):
+    workload: str = Field("resnet18", description="built-in reference name or path to a workload CSV/parquet")
+    inferences_per_day: PositiveFloat = Field(100_000, description="mean per device (~1.2 per second)")
+    usage_sigma: float = Field(0.3, ge=0, description="lognormal spread of inference volume per device")
+
+
+class Scenario(StrictModel):
+    name: str
+    description: str = ""
+    seed: int = 0
+    fleet: FleetSpec
+    time: TimeSpec
+    deployment: DeploymentSpec = DeploymentSpec()
+    manufacturing: ManufacturingVariance = ManufacturingVariance()
+    battery: BatteryAging = BatteryAging()
+    drift: ConfigurationDrift = ConfigurationDrift()
+    environment: Environment = Environment()
+    measurement: MeasurementNoise = MeasurementNoise()
+    base_dir: Path = Field(Path("."), exclude=True, description="folder relative paths resolve against")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v or any(c in v for c in "/\\ "):
+            raise ValueError("name must be non-empty without spaces or slashes (it names output folders)")
+        return v
+
+    def sku_model(self) -> SKU:
+        ref = self.fleet.sku
+        return load_sku(self.base_dir / ref if ref.endswith((".yaml", ".yml")) else ref)
+
+    def workload_table(self) -> Workload:
+        ref = self.deployment.workload
+        return reference_workload(ref) if ref in REFERENCE_NAMES else read_workload(self.base_dir / ref)
+
+    def with_overrides(self, *, devices: int | None = None, days: int | None = None,
+                       seed: int | None = None) -> "Scenario":
+        """A copy with the CLI's overrides applied (each must be valid on its own)."""
+        fleet = self.fleet.model_copy(update={"devices": devices}) if devices is not None else self.fleet
+        time = self.time.model_copy(update={"days": days}) if days is not None else self.time
+        return self.model_copy(update={"fleet": fleet, "time": time, "seed": self.seed if seed is None else seed})
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario, including what depends on its SKU (modes, framework)."""
+    path = Path(path)
+    scenario = read_yaml_model(path, Scenario, "scenario")
+    scenario = scenario.model_copy(update={"base_dir": path.resolve().parent})
+    problems = _check_against_sku(scenario)
+    if problems:
+        raise InputError("\n".join(f"{path}: {field}: {msg}" for field, msg in problems))
+    return scenario
+
+
+def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
+    try:
+        sku = s.sku_model()
+    except InputError as exc:
+        return [("fleet.sku", f"{exc}; catalogue: {', '.join(list_skus())}" if "catalogue" not in str(exc) else str(exc))]
+    problems = []
+    if s.fleet.framework not in sku.frameworks:
+        problems.append(("fleet.framework", f"{s.fleet.framework!r} is not available on {sku.name}; "
+                                            f"allowed: {', '.join(sku.frameworks)}"))
+    if s.fleet.battery and sku.battery is None:
+        problems.append(("fleet.battery", f"{sku.name} has no battery pack in its SKU file"))
+    for key in ("initial", "preferences"):
+        for mode in getattr(s.drift.power_modes, key):
+            if mode not in sku.power_modes:
+                problems.append((f"drift.power_modes.{key}.{mode}", f"unknown power mode of {sku.name}; "
+                                 f"allowed: {', '.join(sku.mode_names)}"))
+    if s.time.deployment_day >= s.time.days:
+        problems.append(("time.deployment_day", f"must be < time.days ({s.time.days}), got {s.time.deployment_day}"))
+    try:
+        s.workload_table()
+    except InputError as exc:
+        problems.append(("deployment.workload", str(exc)))
+    return problems

@@ -1,0 +1,249 @@
+"""The fleet simulation: SimPy drives time, numpy moves every device at once.
+
+The fleet is cut into blocks of ``BLOCK_SIZE`` consecutive device ids. Each block is simulated by
+its own SimPy environment whose processes are fleet-level generators, one per kind of change:
+
+- ``daily``: at the end of each day, weather, dust, thermal throttling, the deployed network's
+  latency and energy, battery aging and supply sag, for every device of the block at once;
+- ``mode_switches``, ``background_apps``, ``maintenance``: mid-day batches of discrete events
+  (which devices switch power mode, install or drop an app, get cleaned), sampled per day;
+- ``rollout``: one process per firmware release, waking at each staged wave.
+
+A block's random streams derive from (seed, block), and fleet-wide weather from (seed,), so a
+block's trajectory never depends on how blocks are grouped. A shard is a contiguous range of
+blocks, the unit handed to a worker process: the shard and worker counts change speed, not bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import simpy
+from tqdm import tqdm
+
+from twin.battery import age_battery, undervolted
+from twin.config_drift import (arrive_background, depart_background, draw_modes, firmware_overhead_table,
+                               mode_weights, roll_out, switch_modes)
+from twin.environment import draw_installation, throttle_for_heat, zone_weather
+from twin.fleet import FleetSnapshot, FleetState
+from twin.latency import LatencyModel, mode_table, slowdowns
+from twin.manufacturing import draw_birth_traits
+from twin.scenario import Scenario
+from twin.sku import SKU
+from twin.summary import DailyRecorder, merge_history
+
+__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate"]
+
+BLOCK_SIZE = 32_768
+SECONDS_PER_DAY = 86_400.0
+_STREAMS = ("birth", "modes", "background", "maintenance", "supply")
+
+
+@dataclass(frozen=True, eq=False)
+class _Context:
+    """What every block needs; built once, shipped to workers."""
+
+    scenario: Scenario
+    sku: SKU
+    latency: LatencyModel
+    zone_peak_c: np.ndarray
+    zone_mean_c: np.ndarray
+    firmware_overhead: np.ndarray
+    initial_modes: np.ndarray
+    preferred_modes: np.ndarray
+    snapshot_days: tuple[int, ...]
+
+    @property
+    def days(self) -> int:
+        return self.scenario.time.days
+
+
+@dataclass(eq=False)
+class _BlockResult:
+    block: int
+    final: FleetState
+    recorder: DailyRecorder
+    snapshots: dict[int, FleetState]
+
+
+@dataclass(eq=False)
+class SimulationResult:
+    """A finished run: the fleet on its last day, daily fleet summaries, optional day snapshots."""
+
+    scenario: Scenario
+    final: FleetSnapshot
+    history: pd.DataFrame
+    snapshots: dict[int, FleetSnapshot] = field(default_factory=dict)
+
+    def devices_frame(self) -> pd.DataFrame:
+        """One row per device: id, birth traits and final state, with names for the coded columns."""
+        df = self.final.state.to_frame()
+        df["power_mode"] = pd.Categorical.from_codes(df["power_mode"], self.final.sku.mode_names)
+        df["climate_zone"] = pd.Categorical.from_codes(df["climate_zone"], self.final.zone_names)
+        return df
+
+
+def _block_streams(seed: int, block: int) -> dict[str, np.random.Generator]:
+    seqs = np.random.SeedSequence(seed, spawn_key=(1, block)).spawn(len(_STREAMS))
+    return {name: np.random.Generator(np.random.PCG64(s)) for name, s in zip(_STREAMS, seqs)}
+
+
+def _birth(ctx: _Context, block: int, rng: np.random.Generator) -> FleetState:
+    sc = ctx.scenario
+    lo = block * BLOCK_SIZE
+    n = min(BLOCK_SIZE, sc.fleet.devices - lo)
+    f32 = lambda v: np.full(n, v, np.float32)  # noqa: E731
+    traits = draw_birth_traits(sc.manufacturing, n, rng)
+    site = draw_installation(sc.environment, n, rng)
+    sigma = sc.deployment.usage_sigma
+    return FleetState(
+        device_id=np.arange(lo, lo + n, dtype=np.int64), **traits, **site,
+        usage=rng.lognormal(-0.5 * sigma * sigma, sigma, n).astype(np.float32),
+        rollout_rank=rng.random(n, dtype=np.float32),
+        power_mode=draw_modes(ctx.initial_modes, n, rng),
+        background_cores=f32(0), background_until=np.zeros(n, np.int32), firmware=np.zeros(n, np.int8),
+        dust=f32(0), ambient_c=f32(0), junction_c=f32(0), thermal_throttle=f32(1), supply_throttle=f32(1),
+        battery_health=traits["battery_capacity"].copy() if sc.fleet.battery else f32(1),
+        battery_resistance_ratio=traits["battery_resistance"].copy() if sc.fleet.battery else f32(1),
+        battery_calendar_acc=f32(0), battery_cycle_acc=f32(0), energy_wh=f32(0), latency_ms=f32(0))
+
+
+def advance_day(state: FleetState, ctx: _Context, day: int, rng: np.random.Generator) -> None:
+    """One day for every device of ``state``: the vectorised physics, in place."""
+    sc, sku = ctx.scenario, ctx.sku
+    modes = mode_table(sku)
+    mode, zone = state.power_mode, state.climate_zone
+    state.ambient_c[:] = ctx.zone_peak_c[day][zone] + state.enclosure_c
+    state.dust += np.float32(sc.environment.dust_rate_per_year / 365.25) * state.dust_exposure
+    active_w = (modes.power_w[mode] * state.power_factor).astype(np.float32)
+    idle_w = (modes.idle_w[mode] * state.power_factor).astype(np.float32)
+    th = sku.thermal
+    resistance = np.float32(th.thermal_resistance_c_per_w) * state.thermal_resistance * (1 + state.dust)
+    state.thermal_throttle[:], state.junction_c[:] = throttle_for_heat(
+        state.ambient_c, active_w, idle_w, resistance, np.float32(th.throttle_c), np.float32(th.min_clock_fraction))
+    a, b, g = slowdowns(state, sku)
+    latency_s = ctx.latency.latency_s(a, b, g, state.firmware)
+    state.latency_ms[:] = latency_s * 1e3
+    power_w = idle_w + (active_w - idle_w) * (state.thermal_throttle * state.supply_throttle)
+    busy_s = np.minimum(np.float32(sc.deployment.inferences_per_day) * state.usage * latency_s.astype(np.float32),
+                        np.float32(SECONDS_PER_DAY))
+    state.energy_wh[:] = (power_w * busy_s + idle_w * (np.float32(SECONDS_PER_DAY) - busy_s)) / np.float32(3600)
+    if sc.fleet.battery:
+        pack, params = sku.battery, sc.battery
+        cell_c = ctx.zone_mean_c[day][zone] + state.enclosure_c
+        c_rate = active_w / np.float32(pack.nominal_v * pack.capacity_ah)
+        age_battery(state, pack, params, cell_c, state.energy_wh, c_rate)
+        sag = undervolted(state, pack, params, cell_c, state.energy_wh, active_w * np.float32(pack.peak_power_factor))
+        # the hardware reacts to today's sag from tomorrow on; some devices drop to the lowest mode
+        state.supply_throttle[:] = np.where(sag, np.float32(params.undervolt_clock_fraction), np.float32(1))
+        sagging = np.flatnonzero(sag)
+        drop = sagging[rng.random(len(sagging)) < params.downgrade_probability]
+        state.power_mode[drop] = sku.mode_names.index(sku.lowest_mode)
+
+
+class _Block:
+    """One block's SimPy world: its state, its streams, and one process per kind of change."""
+
+    def __init__(self, ctx: _Context, block: int):
+        self.ctx = ctx
+        self.rng = _block_streams(ctx.scenario.seed, block)
+        self.state = _birth(ctx, block, self.rng["birth"])
+        self.recorder = DailyRecorder(ctx.days, len(ctx.sku.power_modes), len(ctx.firmware_overhead),
+                                      float(ctx.latency.latency_s(*np.ones((3, 1)))[0] * 1e3))
+        self.snapshots: dict[int, FleetState] = {}
+        self.env = simpy.Environment()
+        drift = ctx.scenario.drift
+        self.env.process(self.daily())
+        self.env.process(self.mid_day(lambda day: switch_modes(self.state, drift.power_modes, ctx.preferred_modes, self.rng["modes"])))
+        self.env.process(self.mid_day(self.background_apps))
+        self.env.process(self.mid_day(self.maintenance))
+        for number, release in enumerate(drift.firmware, start=1):
+            self.env.process(self.rollout(number, release))
+
+    def run(self) -> _BlockResult:
+        self.env.run(until=self.ctx.days + 0.25)
+        return _BlockResult(int(self.state.device_id[0] // BLOCK_SIZE), self.state, self.recorder, self.snapshots)
+
+    def daily(self):
+        for day in range(self.ctx.days):
+            yield self.env.timeout(1)  # day d ends at t = d + 1, after its mid-day events
+            advance_day(self.state, self.ctx, day, self.rng["supply"])
+            self.recorder.record(day, self.state)
+            if day in self.ctx.snapshot_days:
+                self.snapshots[day] = self.state.copy()
+
+    def mid_day(self, apply):
+        yield self.env.timeout(0.5)
+        while True:
+            apply(int(self.env.now))
+            yield self.env.timeout(1)
+
+    def background_apps(self, day: int) -> None:
+        depart_background(self.state, day)
+        arrive_background(self.state, self.ctx.scenario.drift.background, day, self.rng["background"])
+
+    def maintenance(self, day: int) -> None:
+        env = self.ctx.scenario.environment
+        hits = self.rng["maintenance"].binomial(len(self.state), -np.expm1(-env.cleaning_rate_per_year / 365.25))
+        self.state.dust[self.rng["maintenance"].choice(len(self.state), hits, replace=False)] = 0
+
+    def rollout(self, number: int, release):
+        yield self.env.timeout(release.day + 0.5)
+        for share in release.waves:
+            roll_out(self.state, number, share, release.coverage)
+            yield self.env.timeout(release.wave_interval_days)
+
+
+def _run_shard(ctx: _Context, blocks: list[int]) -> list[_BlockResult]:
+    return [_Block(ctx, b).run() for b in blocks]
+
+
+def _context(scenario: Scenario, snapshot_days) -> _Context:
+    sku = scenario.sku_model()
+    fw = firmware_overhead_table(scenario.drift.firmware)
+    fleet_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(scenario.seed, spawn_key=(0,))))
+    peak, mean = zone_weather(scenario.environment, scenario.time.start, scenario.time.days, fleet_rng)
+    pm = scenario.drift.power_modes
+    return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw),
+                    peak, mean, fw, mode_weights(pm.initial, sku), mode_weights(pm.preferences or pm.initial, sku),
+                    tuple(sorted(set(snapshot_days))))
+
+
+def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
+             snapshot_days: tuple[int, ...] = (), progress: bool = False) -> SimulationResult:
+    """Run ``scenario`` and return its final fleet, daily history and requested day snapshots.
+
+    ``shards`` groups blocks into that many contiguous ranges (default: one per block);
+    ``workers`` > 1 runs shards in that many local processes. Neither changes any output.
+    """
+    ctx = _context(scenario, snapshot_days)
+    n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
+    groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
+    results: list[_BlockResult] = []
+    with tqdm(total=scenario.fleet.devices, unit="device", disable=not progress, desc=scenario.name) as bar:
+        if workers <= 1:
+            for g in groups:
+                results += _run_shard(ctx, g)
+                bar.update(sum(len(r.final) for r in results[-len(g):]))
+        else:
+            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(groups))) as pool:
+                for done in pool.map(_run_shard, [ctx] * len(groups), groups):
+                    results += done
+                    bar.update(sum(len(r.final) for r in done))
+    results.sort(key=lambda r: r.block)
+    zones = scenario.environment.zone_names
+
+    def snap(states, day):
+        return FleetSnapshot(FleetState.concat(states), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
+                             day, zones)
+
+    fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
+    history = merge_history([r.recorder for r in results], scenario.time.start, ctx.sku.mode_names, fw_names,
+                            scenario.fleet.battery)
+    return SimulationResult(scenario, snap([r.final for r in results], scenario.time.days - 1), history,
+                            {d: snap([r.snapshots[d] for r in results], d) for d in ctx.snapshot_days
+                             if d < scenario.time.days})
