@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import Field, PositiveFloat, field_validator
 
 from twin._yaml import StrictModel
 
@@ -38,25 +38,31 @@ DEFAULT_ZONES: dict[str, ClimateZone] = {  # assumed representative values per K
 
 
 class Environment(StrictModel):
+    zones: dict[str, ClimateZone] = Field(default_factory=dict, description="extra or overriding zones")
     climate_mix: dict[str, PositiveFloat] = Field(default_factory=lambda: {"temperate": 1.0},
                                                   description="share of devices per zone")
-    zones: dict[str, ClimateZone] = Field(default_factory=dict, description="extra or overriding zones")
     enclosure_c: tuple[float, float] = Field((0.0, 8.0), description="uniform range of enclosure heating")
     weather_memory_days: PositiveFloat = 3.0
     dust_rate_per_year: float = Field(0.15, ge=0, description="assumed: thermal resistance rise per year")
     dust_exposure_sigma: float = Field(0.5, ge=0, description="lognormal spread of dust exposure by site")
     cleaning_rate_per_year: float = Field(0.5, ge=0, description="maintenance visits that clear the dust")
 
-    @model_validator(mode="after")
-    def _known_zones(self):
-        known = self.all_zones
-        unknown = [z for z in self.climate_mix if z not in known]
+    @field_validator("climate_mix")
+    @classmethod
+    def _known_zones(cls, mix, info):
+        known = {**DEFAULT_ZONES, **info.data.get("zones", {})}
+        unknown = [z for z in mix if z not in known]
         if unknown:
-            raise ValueError(f"climate_mix names unknown zone(s) {', '.join(unknown)}; "
-                             f"allowed: {', '.join(known)} (or define them under zones)")
-        if self.enclosure_c[0] > self.enclosure_c[1]:
-            raise ValueError("enclosure_c must be (low, high) with low <= high")
-        return self
+            raise ValueError(f"unknown zone(s) {', '.join(unknown)}; allowed: {', '.join(known)} "
+                             f"(or define them under zones)")
+        return mix
+
+    @field_validator("enclosure_c")
+    @classmethod
+    def _ordered(cls, v):
+        if v[0] > v[1]:
+            raise ValueError("must be [low, high] with low <= high")
+        return v
 
     @property
     def all_zones(self) -> dict[str, ClimateZone]:

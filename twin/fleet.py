@@ -59,6 +59,19 @@ class FleetState:
     def __len__(self) -> int:
         return len(self.device_id)
 
+    @staticmethod
+    def nominal(n: int, power_mode: int = 0) -> "FleetState":
+        """``n`` factory-fresh nominal units: every multiplier 1, no load, no dust, no throttling."""
+        ones, zeros = np.ones(n, np.float32), np.zeros(n, np.float32)
+        values = {f.name: ones.copy() for f in fields(FleetState)}
+        values.update(device_id=np.arange(n, dtype=np.int64), climate_zone=np.zeros(n, np.int8),
+                      power_mode=np.full(n, power_mode, np.int8), firmware=np.zeros(n, np.int8),
+                      background_until=np.zeros(n, np.int32), rollout_rank=zeros.copy())
+        for name in ("enclosure_c", "background_cores", "dust", "ambient_c", "junction_c",
+                     "battery_calendar_acc", "battery_cycle_acc", "energy_wh", "latency_ms"):
+            values[name] = zeros.copy()
+        return FleetState(**values)
+
     def take(self, index) -> "FleetState":
         return FleetState(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, field_validator
+from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, PrivateAttr, field_validator
 
 from twin._yaml import StrictModel, read_yaml_model
 from twin.battery import BatteryAging
@@ -57,7 +57,11 @@ class Scenario(StrictModel):
     drift: ConfigurationDrift = ConfigurationDrift()
     environment: Environment = Environment()
     measurement: MeasurementNoise = MeasurementNoise()
-    base_dir: Path = Field(Path("."), exclude=True, description="folder relative paths resolve against")
+    _base_dir: Path = PrivateAttr(default=Path("."))  # the scenario file's folder: relative paths resolve here
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
 
     @field_validator("name")
     @classmethod
@@ -79,14 +83,16 @@ class Scenario(StrictModel):
         """A copy with the CLI's overrides applied (each must be valid on its own)."""
         fleet = self.fleet.model_copy(update={"devices": devices}) if devices is not None else self.fleet
         time = self.time.model_copy(update={"days": days}) if days is not None else self.time
-        return self.model_copy(update={"fleet": fleet, "time": time, "seed": self.seed if seed is None else seed})
+        copy = self.model_copy(update={"fleet": fleet, "time": time, "seed": self.seed if seed is None else seed})
+        copy._base_dir = self._base_dir
+        return copy
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario, including what depends on its SKU (modes, framework)."""
     path = Path(path)
     scenario = read_yaml_model(path, Scenario, "scenario")
-    scenario = scenario.model_copy(update={"base_dir": path.resolve().parent})
+    scenario._base_dir = path.resolve().parent
     problems = _check_against_sku(scenario)
     if problems:
         raise InputError("\n".join(f"{path}: {field}: {msg}" for field, msg in problems))

@@ -1,0 +1,103 @@
+"""End-to-end runs of the ``twin`` CLI: outputs, and every schema error path."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+BASE = "name: e\nfleet: {sku: jetson-nano, devices: 100}\ntime: {start: 2026-01-01, days: 5}\n"
+
+
+def twin(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "twin.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_simulate_writes_devices_history_and_run_record(tmp_path):
+    out = tmp_path / "run"
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 300, "--days", 20, "--seed", 5, "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "300 x jetson-nano devices, 20 days" in r.stdout and "latency mean" in r.stdout
+    devices = pd.read_parquet(out / "devices.parquet")
+    history = pd.read_parquet(out / "history.parquet")
+    assert len(devices) == 300 and len(history) == 20
+    assert {"device_id", "silicon_speed", "power_mode", "battery_health", "latency_ms"} <= set(devices.columns)
+    assert {"day", "date", "latency_ms_p95", "battery_health_mean", "thermal_throttled_frac"} <= set(history.columns)
+    record = json.loads((out / "run.json").read_text())
+    assert record["seed"] == 5 and record["scenario"]["fleet"]["devices"] == 300
+    assert sorted(p.name for p in out.iterdir()) == ["devices.parquet", "history.parquet", "run.json"]
+
+
+def test_same_seed_same_bytes_across_worker_counts(tmp_path):
+    from twin.simulation import BLOCK_SIZE
+    scenario = REPO / "scenarios" / "quickstart.yaml"
+    args = ("--devices", BLOCK_SIZE + 500, "--days", 6)
+    assert twin("simulate", scenario, *args, "--out", tmp_path / "one").returncode == 0
+    assert twin("simulate", scenario, *args, "--workers", 2, "--out", tmp_path / "two").returncode == 0
+    for f in ("devices.parquet", "history.parquet"):
+        assert (tmp_path / "one" / f).read_bytes() == (tmp_path / "two" / f).read_bytes()
+
+
+def test_skus_lists_the_catalogue():
+    r = twin("skus", "--json")
+    assert r.returncode == 0
+    names = [s["name"] for s in json.loads(r.stdout)]
+    assert names == ["host-cpu", "jetson-agx-xavier", "jetson-nano", "jetson-xavier-nx"]
+
+
+def test_console_scripts_are_installed():
+    for script in ("twin", "hdap"):
+        path = shutil.which(script)
+        assert path, f"{script} console script missing: pip install -e . first"
+    assert "jetson-nano" in subprocess.run(["twin", "skus"], capture_output=True, text=True).stdout
+
+
+BAD = {
+    "unknown_key": (BASE + "fleet_size: 3\n", r"unknown_key.yaml: fleet_size: unknown key; allowed keys: .*fleet"),
+    "unknown_nested_key": (BASE.replace("devices: 100", "devices: 100, colour: red"),
+                           r"fleet.colour: unknown key; allowed keys: battery, devices, framework, sku"),
+    "wrong_type": (BASE.replace("devices: 100", "devices: lots"), r"fleet.devices: .*valid integer.*'lots'"),
+    "zero_count": (BASE.replace("devices: 100", "devices: 0"), r"fleet.devices: .*greater than 0, got 0"),
+    "negative_days": (BASE.replace("days: 5", "days: -5"), r"time.days: .*greater than 0, got -5"),
+    "unknown_sku": (BASE.replace("jetson-nano", "jetson-tx9"), r"fleet.sku: unknown SKU 'jetson-tx9'.*jetson-nano"),
+    "unknown_mode": (BASE + "drift: {power_modes: {initial: {TURBO: 1}}}\n",
+                     r"drift.power_modes.initial.TURBO: unknown power mode of jetson-nano; allowed: MAXN, 5W"),
+    "unknown_framework": (BASE.replace("jetson-nano", "host-cpu").replace("devices: 100", "devices: 100, framework: tensorrt"),
+                          r"fleet.framework: 'tensorrt' is not available on host-cpu; allowed: pytorch"),
+    "unknown_zone": (BASE + "environment: {climate_mix: {arctic: 1}}\n", r"environment.climate_mix: unknown zone\(s\) arctic"),
+    "malformed_yaml": ("name: e\nfleet: {sku: jetson-nano, devices: 10\ntime: [\n", r"malformed YAML at line \d+"),
+    "not_a_mapping": ("- just\n- a list\n", r"must be a YAML mapping"),
+    "missing_workload": (BASE + "deployment: {workload: nothere.csv}\n", r"deployment.workload: .*nothere.csv: workload table not found"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_scenarios_fail_cleanly_and_write_nothing(tmp_path, case):
+    text, pattern = BAD[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    r = twin("simulate", path, "--out", out)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    assert r.stderr.startswith("twin: error: ") and str(path.name) in r.stderr
+    assert re.search(pattern, r.stderr), r.stderr
+    assert not out.exists()
+
+
+def test_missing_scenario_file(tmp_path):
+    r = twin("simulate", tmp_path / "nope.yaml", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "nope.yaml: scenario file not found" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag,value", [("--devices", "0"), ("--days", "-3"), ("--devices", "many"), ("--seed", "x")])
+def test_impossible_cli_overrides(tmp_path, flag, value):
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", flag, value, "--out", tmp_path / "out")
+    assert r.returncode == 2 and f"argument {flag}" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,109 @@
+"""The latency model: exactness of the fast path and the physical direction of every factor."""
+
+import numpy as np
+import pytest
+
+from conftest import compute_bound, memory_bound, overhead_bound, snapshot
+from twin.errors import InputError
+from twin.latency import LatencyModel, energy_j, latency_ms
+from twin.reference import reference_workload
+from twin.sku import load_sku
+from twin.workload import Workload, conv
+
+
+@pytest.mark.parametrize("sku,framework", [("jetson-nano", "pytorch"), ("jetson-nano", "tensorrt"),
+                                           ("jetson-xavier-nx", "tensorrt"), ("host-cpu", "pytorch")])
+def test_fast_path_equals_direct_layer_sum(sku, framework):
+    rng = np.random.default_rng(0)
+    w = reference_workload("resnet18")
+    model = LatencyModel(w, load_sku(sku), framework)
+    a, b, g = np.exp(rng.normal(0, 1.0, (3, 3000)))
+    fast = model.latency_s(a, b, g)
+    direct = np.array([model.layer_latency_s(a[i], b[i], g[i]).sum() for i in range(3000)])
+    np.testing.assert_allclose(fast, direct, rtol=1e-12)
+
+
+def test_published_nano_resnet18_is_reproduced_within_15_percent():
+    # shared/data/jetson_published_latency.csv: 34.7 ms eager, 11.4 ms TensorRT (fp16, batch 1)
+    w = reference_workload("resnet18")
+    assert latency_ms(w, snapshot())[0] == pytest.approx(34.7, rel=0.15)
+    assert latency_ms(w, snapshot(framework="tensorrt"))[0] == pytest.approx(11.4, rel=0.15)
+
+
+def test_low_power_mode_slows_compute_and_overhead_not_memory():
+    low = load_sku("jetson-nano").mode_names.index("5W")
+    for workload, slower in ((compute_bound(), True), (overhead_bound(), True), (memory_bound(), False)):
+        top = latency_ms(workload, snapshot())[0]
+        five = latency_ms(workload, snapshot(power_mode=low))[0]
+        if slower:
+            assert five > 1.3 * top
+        else:
+            assert five == pytest.approx(top, rel=0.02)
+
+
+def test_background_load_slows_overhead_and_memory_not_gpu_compute():
+    busy = dict(background_cores=2.0)
+    for workload, slower in ((overhead_bound(), True), (memory_bound(), True), (compute_bound(), False)):
+        idle = latency_ms(workload, snapshot())[0]
+        loaded = latency_ms(workload, snapshot(**busy))[0]
+        assert (loaded > 1.1 * idle) if slower else loaded == pytest.approx(idle, rel=0.02)
+
+
+def test_background_load_slows_compute_on_a_cpu():
+    idle = latency_ms(compute_bound(), snapshot("host-cpu"))[0]
+    assert latency_ms(compute_bound(), snapshot("host-cpu", background_cores=1.0))[0] > 1.3 * idle
+
+
+def test_thermal_throttling_slows_compute_only():
+    for workload, slower in ((compute_bound(), True), (memory_bound(), False), (overhead_bound(), False)):
+        cool = latency_ms(workload, snapshot())[0]
+        hot = latency_ms(workload, snapshot(thermal_throttle=0.5))[0]
+        assert (hot > 1.8 * cool) if slower else hot == pytest.approx(cool, rel=0.02)
+
+
+def test_devices_differ_in_shape_not_just_scale():
+    low = load_sku("jetson-nano").mode_names.index("5W")
+    devices = snapshot(n=3, power_mode=[0, low, 0], background_cores=[0, 0, 2.0])
+    ratio = latency_ms(compute_bound(), devices) / latency_ms(overhead_bound(), devices)
+    assert ratio.max() / ratio.min() > 1.2
+
+
+def test_latency_is_not_smooth_in_channel_count():
+    sku = load_sku("jetson-nano")
+    per_channel = []
+    for c in (64, 65, 96):
+        w = Workload.from_rows([conv("c", 256, c, 3, 28, 28)])
+        per_channel.append(LatencyModel(w, sku).latency_s(*np.ones((3, 1)))[0] - LatencyModel(w, sku).overhead_s[0])
+    # 65 channels pay for a whole extra tile of 32: as slow as 96
+    assert per_channel[1] == pytest.approx(per_channel[2], rel=1e-6)
+    assert per_channel[1] > 1.4 * per_channel[0]
+
+
+def test_tensorrt_fuses_elementwise_layers():
+    w = memory_bound()
+    assert latency_ms(w, snapshot(framework="tensorrt"))[0] == 0.0
+    assert latency_ms(w, snapshot())[0] > 1.0
+
+
+def test_firmware_scales_overhead_per_kind():
+    w = overhead_bound()
+    sku = load_sku("jetson-nano")
+    fw = np.ones((2, 9))
+    fw[1] *= 0.5
+    model = LatencyModel(w, sku, firmware_overhead=fw)
+    ones = np.ones(2)
+    lat = model.latency_s(ones, ones, ones, np.array([0, 1]))
+    assert lat[1] < 0.6 * lat[0]
+
+
+def test_energy_is_power_times_latency_and_less_when_throttled():
+    snap = snapshot(n=2, thermal_throttle=[1.0, 0.5])
+    lat = np.array([10.0, 10.0])
+    e = energy_j(snap, lat)
+    assert e[0] == pytest.approx(10.0 * 1e-2)  # MAXN 10 W x 10 ms
+    assert e[1] < e[0]
+
+
+def test_unknown_framework_is_an_input_error():
+    with pytest.raises(InputError, match="tensorrt.*not available on host-cpu"):
+        LatencyModel(compute_bound(), load_sku("host-cpu"), "tensorrt")

@@ -1,0 +1,44 @@
+import pandas as pd
+import pytest
+
+from twin.errors import InputError
+from twin.reference import reference_workload
+from twin.workload import Workload, conv, read_workload
+
+
+def test_reference_resnet18_matches_torchvision_macs():
+    w = reference_workload("resnet18")
+    convs_and_fc = w.flops[(w.kind == 0) | (w.kind == 2)].sum()
+    assert convs_and_fc == pytest.approx(1.814e9, rel=0.005)  # torchvision ResNet-18: 1.81 GMACs
+
+
+def test_conv_row_arithmetic():
+    row = conv("c", 64, 128, 3, 56, 56, stride=2)
+    assert (row["h"], row["w"]) == (28, 28)
+    assert row["flops"] == 128 * 28 * 28 * 64 * 9
+    assert row["bytes_written"] == 128 * 28 * 28 * 4
+    dw = conv("dw", 32, 32, 3, 56, 56, groups=32)
+    assert dw["kind"] == "dwconv" and dw["flops"] == 32 * 56 * 56 * 9
+
+
+def test_csv_round_trip(tmp_path):
+    w = reference_workload("resnet18")
+    path = tmp_path / "w.csv"
+    w.to_frame().to_csv(path, index=False)
+    back = read_workload(path)
+    assert back.to_frame().equals(w.to_frame())
+
+
+def test_bad_tables_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="missing column"):
+        Workload.from_frame(pd.DataFrame({"kind": ["conv"]}))
+    df = reference_workload("resnet18").to_frame()
+    df.loc[0, "kind"] = "attention"
+    with pytest.raises(InputError, match="unknown layer kind.*attention"):
+        Workload.from_frame(df)
+    df = reference_workload("resnet18").to_frame()
+    df.loc[0, "flops"] = -5
+    with pytest.raises(InputError, match="flops: every value must be a number >= 0"):
+        Workload.from_frame(df)
+    with pytest.raises(InputError, match="not found"):
+        read_workload(tmp_path / "missing.csv")
