@@ -97,7 +97,10 @@ class LatencyModel:
         eff = np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind]
         tile = sku.channel_tile
         padded = np.where(_CHANNEL_ALIGNED[kind], np.ceil(workload.c_out / tile) * tile / np.maximum(workload.c_out, 1), 1.0)
-        tc = np.where(live, workload.flops * padded / (sku.peak_gmacs * 1e9 * eff), 0.0)
+        work = workload.flops * padded
+        if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
+            eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
+        tc = np.where(live, work / ((prof.peak_gmacs or sku.peak_gmacs) * 1e9 * np.maximum(eff, 1e-12)), 0.0)
         tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (sku.element_bytes / ELEMENT_BYTES)
                       / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
         over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)

@@ -48,12 +48,17 @@ class PowerMode(StrictModel):
 class FrameworkProfile(StrictModel):
     """How one framework runs on this SKU: per-layer overhead (us) and compute efficiency per kind.
 
-    Kinds listed in ``fused`` are folded into the preceding layer (TensorRT fuses norm, activation
+    A dense conv of W MACs runs at ``efficiency[kind] x W / (W + occupancy_half)``:
+    small convs leave the GPU (or the CPU's cores) partly idle. Kinds listed in ``fused`` are folded into the preceding layer (TensorRT fuses norm, activation
     and residual add into the conv): they cost neither overhead, compute nor memory traffic.
     """
 
     overhead_us: dict[LayerKind, float]
     efficiency: dict[LayerKind, float]
+    peak_gmacs: PositiveFloat | None = Field(None, description="peak this framework reaches, if not the SKU's (tensor cores)")
+    occupancy_half_mmacs: float = Field(0.0, ge=0, description=(
+        "work (million MACs) at which a dense conv reaches half its efficiency: small convs cannot "
+        "fill the device; 0 disables"))
     fused: list[LayerKind] = []
 
     @model_validator(mode="after")
