@@ -101,3 +101,17 @@ def test_impossible_cli_overrides(tmp_path, flag, value):
     r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", flag, value, "--out", tmp_path / "out")
     assert r.returncode == 2 and f"argument {flag}" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_snapshots_are_written_per_day(tmp_path):
+    out = tmp_path / "run"
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 100, "--days", 10,
+             "--snapshots", "0,5", "--out", out)
+    assert r.returncode == 0, r.stderr
+    snaps = pd.read_parquet(out / "snapshots.parquet")
+    assert list(snaps.columns[:2]) == ["day", "device_id"] and len(snaps) == 200
+    assert sorted(snaps["day"].unique()) == [0, 5]
+    late = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--days", 10, "--snapshots", "12",
+                "--out", tmp_path / "late")
+    assert late.returncode == 2 and "--snapshots: day(s) 12 are past the run's last day 9" in late.stderr
+    assert not (tmp_path / "late").exists()

@@ -30,6 +30,16 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
 
 
+def _day_list(text: str) -> tuple[int, ...]:
+    try:
+        days = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated day numbers, got {text!r}") from None
+    if any(d < 0 for d in days):
+        raise argparse.ArgumentTypeError(f"days must be >= 0, got {text!r}")
+    return days
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twin", description="Digital twin of a fleet of edge devices.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -40,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_int, help="override seed")
     s.add_argument("--out", help="output folder (default: out/<scenario name>)")
     s.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    s.add_argument("--snapshots", type=_day_list, default=(), metavar="D1,D2,...",
+                   help="also write every device's state on these days to snapshots.parquet")
     k = sub.add_parser("skus", help="list the hardware catalogue")
     k.add_argument("--json", action="store_true")
     return p
@@ -51,14 +63,21 @@ def _simulate(args) -> None:
     from twin.simulation import simulate
 
     scenario = load_scenario(args.scenario).with_overrides(devices=args.devices, days=args.days, seed=args.seed)
+    late = [d for d in args.snapshots if d >= scenario.time.days]
+    if late:
+        raise InputError(f"--snapshots: day(s) {', '.join(map(str, late))} are past the run's last day "
+                         f"{scenario.time.days - 1}")
     out = Path(args.out) if args.out else Path("out") / scenario.name
     big = scenario.fleet.devices * scenario.time.days > 5e7
     t0 = time.perf_counter()
-    result = simulate(scenario, workers=args.workers, progress=big or sys.stderr.isatty())
+    result = simulate(scenario, workers=args.workers, snapshot_days=args.snapshots,
+                      progress=big or sys.stderr.isatty())
     wall = time.perf_counter() - t0
     with atomic_dir(out) as tmp:
         result.devices_frame().to_parquet(tmp / "devices.parquet", index=False)
         result.history.to_parquet(tmp / "history.parquet", index=False)
+        if args.snapshots:
+            result.snapshots_frame().to_parquet(tmp / "snapshots.parquet", index=False)
         (tmp / "run.json").write_text(run_record(scenario, wall_s=round(wall, 3), workers=args.workers))
     last = result.history.iloc[-1]
     n, days = scenario.fleet.devices, scenario.time.days
@@ -70,7 +89,7 @@ def _simulate(args) -> None:
     if scenario.fleet.battery:
         print(f"battery health mean {last['battery_health_mean']:.3f} (min {last['battery_health_min']:.3f}), "
               f"under-voltage {last['undervolt_frac']:.1%}, below 80 % {last['battery_eol_frac']:.1%}")
-    print(f"wrote {out}/devices.parquet, history.parquet, run.json")
+    print(f"wrote {out}/devices.parquet, history.parquet, {'snapshots.parquet, ' if args.snapshots else ''}run.json")
 
 
 def _skus(args) -> None:

@@ -81,10 +81,20 @@ class SimulationResult:
 
     def devices_frame(self) -> pd.DataFrame:
         """One row per device: id, birth traits and final state, with names for the coded columns."""
-        df = self.final.state.to_frame()
-        df["power_mode"] = pd.Categorical.from_codes(df["power_mode"], self.final.sku.mode_names)
-        df["climate_zone"] = pd.Categorical.from_codes(df["climate_zone"], self.final.zone_names)
-        return df
+        return _named(self.final)
+
+    def snapshots_frame(self) -> pd.DataFrame:
+        """Every device's state on each snapshot day, stacked, with a ``day`` column first."""
+        frames = [_named(snap).assign(day=day) for day, snap in sorted(self.snapshots.items())]
+        df = pd.concat(frames, ignore_index=True)
+        return df[["day"] + [c for c in df.columns if c != "day"]]
+
+
+def _named(snap: FleetSnapshot) -> pd.DataFrame:
+    df = snap.state.to_frame()
+    df["power_mode"] = pd.Categorical.from_codes(df["power_mode"], snap.sku.mode_names)
+    df["climate_zone"] = pd.Categorical.from_codes(df["climate_zone"], snap.zone_names)
+    return df
 
 
 def _block_streams(seed: int, block: int) -> dict[str, np.random.Generator]:
@@ -153,7 +163,8 @@ class _Block:
         self.rng = _block_streams(ctx.scenario.seed, block)
         self.state = _birth(ctx, block, self.rng["birth"])
         self.recorder = DailyRecorder(ctx.days, len(ctx.sku.power_modes), len(ctx.firmware_overhead),
-                                      float(ctx.latency.latency_s(*np.ones((3, 1)))[0] * 1e3))
+                                      float(ctx.latency.latency_s(*np.ones((3, 1)))[0] * 1e3),
+                                      ctx.sku.thermal.shutdown_c)
         self.snapshots: dict[int, FleetState] = {}
         self.env = simpy.Environment()
         drift = ctx.scenario.drift

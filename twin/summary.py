@@ -33,6 +33,7 @@ class DailyRecorder:
     modes: int
     firmwares: int
     nominal_ms: float
+    shutdown_c: float
 
     def __post_init__(self):
         self.count = 0
@@ -40,6 +41,7 @@ class DailyRecorder:
         self.mins = np.full((self.days, len(_MIN)), np.inf)
         self.maxs = np.full((self.days, len(_MAX)), -np.inf)
         self.eol = np.zeros(self.days, np.int64)
+        self.overheat = np.zeros(self.days, np.int64)
         self.mode_counts = np.zeros((self.days, self.modes), np.int64)
         self.fw_counts = np.zeros((self.days, self.firmwares), np.int64)
         self.hist = np.zeros((self.days, HIST_BINS), np.int32)
@@ -58,6 +60,7 @@ class DailyRecorder:
         self.mins[day] = [s.battery_health.min(), lat.min()]
         self.maxs[day] = [s.junction_c.max(), lat.max()]
         self.eol[day] = np.count_nonzero(s.battery_health < 0.8)
+        self.overheat[day] = np.count_nonzero(s.junction_c > self.shutdown_c)
         self.mode_counts[day] = np.bincount(s.power_mode, minlength=self.modes)
         self.fw_counts[day] = np.bincount(s.firmware, minlength=self.firmwares)
         idx = np.clip(((np.log2(lat) - self._lo) * self._per_log2).astype(np.intp), 0, HIST_BINS - 1)
@@ -83,6 +86,7 @@ def merge_history(parts: list[DailyRecorder], start: date, mode_names, firmware_
         out[f"{k}_mean"] = mean[k]
     out["junction_c_max"] = maxs[:, 0]
     out["thermal_throttled_frac"] = mean["thermal_throttled"]
+    out["overheat_shutdown_frac"] = sum(p.overheat for p in parts) / n  # hot even at the deepest throttle
     out["dust_mean"] = mean["dust"]
     out["background_frac"] = mean["background"]
     if battery:
