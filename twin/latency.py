@@ -109,7 +109,6 @@ class LatencyModel:
         self._layer_overhead_s = fw[:, kind] * over          # (firmware versions, layers)
         self.overhead_s = self._layer_overhead_s.sum(axis=1)
         self.compute_s, self.memory_s = tc, tm
-        self.flops, self.bytes = workload.total_flops, workload.total_bytes * sku.element_bytes / ELEMENT_BYTES
         self._compile_breakpoints(tc, tm)
 
     def _compile_breakpoints(self, tc: np.ndarray, tm: np.ndarray) -> None:
