@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -49,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=_positive_int, help="override time.days")
     s.add_argument("--seed", type=_int, help="override seed")
     s.add_argument("--out", help="output folder (default: out/<scenario name>)")
-    s.add_argument("--workers", type=_positive_int, default=1, help="local worker processes (default 1)")
+    s.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                   help="local worker processes (default: all cores; never changes the output)")
     s.add_argument("--snapshots", type=_day_list, default=(), metavar="D1,D2,...",
                    help="also write every device's state on these days to snapshots.parquet")
     k = sub.add_parser("skus", help="list the hardware catalogue")
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"twin: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

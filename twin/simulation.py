@@ -234,6 +234,7 @@ def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
     ctx = _context(scenario, snapshot_days)
     n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
     groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
+    workers = min(workers, os.cpu_count() or 1, len(groups))
     results: list[_BlockResult] = []
     with tqdm(total=scenario.fleet.devices, unit="device", disable=not progress, desc=scenario.name) as bar:
         if workers <= 1:
@@ -241,7 +242,7 @@ def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
                 results += _run_shard(ctx, g)
                 bar.update(sum(len(r.final) for r in results[-len(g):]))
         else:
-            with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(groups))) as pool:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
                 for done in pool.map(_run_shard, [ctx] * len(groups), groups):
                     results += done
                     bar.update(sum(len(r.final) for r in done))
