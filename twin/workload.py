@@ -20,7 +20,7 @@ import pandas as pd
 from twin.errors import InputError
 from twin.sku import LAYER_KINDS
 
-__all__ = ["Workload", "COLUMNS", "conv", "linear", "norm", "activation", "add", "pool", "concat",
+__all__ = ["Workload", "COLUMNS", "layer_costs", "conv", "linear", "norm", "activation", "add", "pool", "concat",
            "upsample", "read_workload"]
 
 ELEMENT_BYTES = 4  # tables count fp32 tensors
@@ -103,12 +103,35 @@ def read_workload(path: str | Path) -> Workload:
     return Workload.from_frame(df, source=str(path))
 
 
+# -- costs: the one place FLOPs and bytes are computed from shapes -------------------------------
+
+def layer_costs(kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias=False):
+    """(FLOPs, bytes read, bytes written) of layers; every argument a scalar or an array.
+
+    ``kind`` is a LAYER_KINDS name or code. Convolutions read their input and weights; element-wise
+    layers read (add: two) inputs; concat and upsample only move data.
+    """
+    code = np.vectorize(_KIND_CODE.get, otypes=[np.int64])(kind) if np.asarray(kind).dtype.kind in "US" else np.asarray(kind)
+    c_in, c_out, kernel, groups, h_in, w_in, h, w = (np.asarray(x, dtype=np.float64) for x in
+                                                     (c_in, c_out, kernel, groups, h_in, w_in, h, w))
+    k2, out_map, in_map = kernel * kernel, c_out * h * w, c_in * h_in * w_in
+    weights = c_out * (c_in / groups) * k2 + np.where(bias, c_out, 0)
+    is_ = lambda name: code == _KIND_CODE[name]  # noqa: E731
+    conv_like = is_("conv") | is_("dwconv")
+    flops = np.select([conv_like, is_("linear"), is_("pool"), is_("concat") | is_("upsample")],
+                      [out_map * (c_in / groups) * k2, c_in * c_out, out_map * k2, 0.0], default=out_map)
+    read = np.select([conv_like, is_("linear"), is_("norm"), is_("add")],
+                     [in_map + weights, c_in + c_in * c_out + np.where(bias, c_out, 0), in_map + 2 * c_in, 2 * in_map],
+                     default=in_map)
+    return flops, read * ELEMENT_BYTES, out_map * ELEMENT_BYTES
+
+
 # -- constructors: one row per layer, shapes in, FLOPs and bytes out ----------------------------
 
-def _row(name, kind, flops, read, written, c_in, c_out, kernel, groups, h, w) -> dict:
-    return dict(name=name, kind=kind, flops=float(flops), bytes_read=float(read) * ELEMENT_BYTES,
-                bytes_written=float(written) * ELEMENT_BYTES, c_in=c_in, c_out=c_out, kernel=kernel,
-                groups=groups, h=h, w=w)
+def _row(name, kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias=False) -> dict:
+    flops, read, written = layer_costs(kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias)
+    return dict(name=name, kind=kind, flops=float(flops), bytes_read=float(read), bytes_written=float(written),
+                c_in=c_in, c_out=c_out, kernel=kernel, groups=groups, h=h, w=w)
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -120,41 +143,36 @@ def conv(name: str, c_in: int, c_out: int, kernel: int, h_in: int, w_in: int, st
     """A 2-D convolution; depthwise when groups == c_in == c_out > 1."""
     pad = kernel // 2 if padding is None else padding
     h, w = conv_out(h_in, kernel, stride, pad), conv_out(w_in, kernel, stride, pad)
-    weights = c_out * (c_in // groups) * kernel * kernel + (c_out if bias else 0)
-    flops = c_out * h * w * (c_in // groups) * kernel * kernel
     kind = "dwconv" if groups > 1 and groups == c_in == c_out else "conv"
-    return _row(name, kind, flops, c_in * h_in * w_in + weights, c_out * h * w, c_in, c_out, kernel,
-                groups, h, w)
+    return _row(name, kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias)
 
 
 def linear(name: str, n_in: int, n_out: int, bias: bool = True) -> dict:
-    return _row(name, "linear", n_in * n_out, n_in + n_in * n_out + (n_out if bias else 0), n_out,
-                n_in, n_out, 1, 1, 1, 1)
+    return _row(name, "linear", n_in, n_out, 1, 1, 1, 1, 1, 1, bias)
 
 
 def norm(name: str, c: int, h: int, w: int) -> dict:
     """Inference batch norm: one multiply-add per element, reads the tensor and 2 per-channel vectors."""
-    return _row(name, "norm", c * h * w, c * h * w + 2 * c, c * h * w, c, c, 1, 1, h, w)
+    return _row(name, "norm", c, c, 1, 1, h, w, h, w)
 
 
 def activation(name: str, c: int, h: int, w: int) -> dict:
-    return _row(name, "activation", c * h * w, c * h * w, c * h * w, c, c, 1, 1, h, w)
+    return _row(name, "activation", c, c, 1, 1, h, w, h, w)
 
 
 def add(name: str, c: int, h: int, w: int) -> dict:
-    return _row(name, "add", c * h * w, 2 * c * h * w, c * h * w, c, c, 1, 1, h, w)
+    return _row(name, "add", c, c, 1, 1, h, w, h, w)
 
 
 def pool(name: str, c: int, h_in: int, w_in: int, kernel: int, stride: int, padding: int = 0) -> dict:
     h, w = conv_out(h_in, kernel, stride, padding), conv_out(w_in, kernel, stride, padding)
-    return _row(name, "pool", c * h * w * kernel * kernel, c * h_in * w_in, c * h * w, c, c, kernel, 1, h, w)
+    return _row(name, "pool", c, c, kernel, 1, h_in, w_in, h, w)
 
 
 def concat(name: str, channels: list[int], h: int, w: int) -> dict:
     total = sum(channels)
-    return _row(name, "concat", 0, total * h * w, total * h * w, total, total, 1, 1, h, w)
+    return _row(name, "concat", total, total, 1, 1, h, w, h, w)
 
 
 def upsample(name: str, c: int, h_in: int, w_in: int, scale: int = 2) -> dict:
-    h, w = h_in * scale, w_in * scale
-    return _row(name, "upsample", 0, c * h_in * w_in, c * h * w, c, c, 1, 1, h, w)
+    return _row(name, "upsample", c, c, 1, 1, h_in, w_in, h_in * scale, w_in * scale)
