@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from hdap.zoo import cifar_resnet, mobilenet, resnet, vgg
+from hdap.zoo import cifar_resnet, mobilenet, resnet, vgg, yolo
 from hdap.zoo.spec import NetSpec, Template
 from twin.errors import InputError
 from twin.workload import Workload
@@ -97,6 +97,8 @@ def _entries() -> dict[str, ZooModel]:
     out["mobilenet_v2"] = ZooModel("mobilenet_v2", "mobilenet", (3, 224, 224), tuple(w),
                                    tuple(f"block{i}" for i in range(len(w))), mobilenet.MobileNetV2,
                                    mobilenet.mobilenet_v2_spec)
+    out["yolov8n"] = ZooModel("yolov8n", "yolo", (3, 640, 640), yolo.FULL_WIDTHS, yolo.UNITS, yolo.YOLOv8n,
+                              yolo.yolov8n_spec)
     return out
 
 

@@ -1,0 +1,90 @@
+"""The zoo: published sizes, analytic tables equal to traced ones, unit bookkeeping."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from fvcore.nn import FlopCountAnalysis
+
+from hdap.zoo import get_model, model_flops, model_names, trace_workload
+from twin.errors import InputError
+
+# (zoo name): (published GMACs, published M params, source)
+PUBLISHED = {
+    "resnet50": (4.1, 25.6, "torchvision"),
+    "resnet18": (1.8, 11.7, "torchvision"),
+    "resnet56": (0.125, 0.85, "He et al. 2016, CIFAR ResNet"),
+    "resnet20": (0.041, 0.27, "He et al. 2016"),
+    "vgg16": (15.5, 138.4, "torchvision"),
+    "vgg16_cifar": (0.313, 15.0, "Li et al. 2017"),
+    "mobilenet_v1": (0.569, 4.2, "Howard et al. 2017"),
+    "mobilenet_v2": (0.300, 3.5, "Sandler et al. 2018 / torchvision"),
+    "yolov8n": (4.35, 3.2, "ultralytics: 8.7 GFLOPs counting a MAC as 2"),
+}
+
+
+def test_zoo_names():
+    assert set(model_names()) == {
+        "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg11", "vgg13", "vgg16", "vgg19",
+        "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "mobilenet_v1", "mobilenet_v2", "resnet20", "resnet56",
+        "resnet110", "vgg16_cifar", "yolov8n"}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_fvcore_agrees_with_published_sizes(name):
+    logging.disable(logging.WARNING)
+    m = get_model(name)
+    module = m.module().eval()
+    gmacs, mparams, _ = PUBLISHED[name]
+    counted = FlopCountAnalysis(module, torch.zeros(1, *m.input_shape))
+    counted.unsupported_ops_warnings(False)
+    counted.uncalled_modules_warnings(False)
+    assert counted.total() / 1e9 == pytest.approx(gmacs, rel=0.05)  # fvcore also counts batch norm
+    assert model_flops(m.workload()) / 1e9 == pytest.approx(gmacs, rel=0.02)
+    assert sum(p.numel() for p in module.parameters()) / 1e6 == pytest.approx(mparams, rel=0.02)
+
+
+def _sorted(table):
+    df = table.to_frame().drop(columns="name")
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_analytic_table_equals_traced_pruned_module(name):
+    m = get_model(name)
+    rng = np.random.default_rng(abs(hash(name)) % 2**32)
+    for _ in range(2):
+        widths = m.widths_from_rates(rng.uniform(0.1, 0.9, m.n_units))
+        analytic = m.workload(widths)
+        module = m.module(widths)
+        traced = trace_workload(module, m.input_shape)
+        assert _sorted(analytic).equals(_sorted(traced))
+        assert model_flops(analytic) < model_flops(m.workload())
+
+
+def test_units_and_rates():
+    m = get_model("resnet50")
+    assert m.n_units == 16 and m.full_widths[:3] == (64, 64, 64) and m.full_widths[-1] == 512
+    assert get_model("resnet56").n_units == 27
+    assert list(m.widths_from_rates(np.full(16, 0.5))[:3]) == [32, 32, 32]
+    assert m.widths_from_rates(np.full(16, 0.999)).min() == 1
+
+
+@pytest.mark.parametrize("rates,message", [(np.full(15, 0.5), "16 prunable units, got 15"),
+                                           (np.full(16, 1.0), r"rates must be in \[0, 1\)"),
+                                           (np.full(16, -0.1), r"rates must be in \[0, 1\)")])
+def test_bad_rates(rates, message):
+    with pytest.raises(InputError, match=message):
+        get_model("resnet50").widths_from_rates(rates)
+
+
+def test_unknown_model():
+    with pytest.raises(InputError, match="unknown model 'resnet9'.*resnet50"):
+        get_model("resnet9")
+
+
+def test_pruned_modules_run_and_keep_classifier_outputs():
+    m = get_model("resnet56")
+    module = m.module(m.widths_from_rates(np.full(27, 0.5))).eval()
+    assert module(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
