@@ -88,3 +88,11 @@ def test_pruned_modules_run_and_keep_classifier_outputs():
     m = get_model("resnet56")
     module = m.module(m.widths_from_rates(np.full(27, 0.5))).eval()
     assert module(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_architectures_and_tables_need_no_torch():
+    import subprocess
+    import sys
+    code = ("import sys, hdap.zoo as z; z.get_model('resnet50').workload(); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

@@ -6,13 +6,14 @@ building it, that architecture's workload table from the compiled symbolic spec.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
-from hdap.zoo import cifar_resnet, mobilenet, resnet, vgg, yolo
+from hdap.zoo.arch import cifar_resnet, mobilenet, resnet, vgg, yolo
 from hdap.zoo.spec import NetSpec, Template
 from twin.errors import InputError
 from twin.workload import Workload
@@ -27,7 +28,7 @@ class ZooModel:
     input_shape: tuple[int, int, int]
     full_widths: tuple[int, ...]
     unit_names: tuple[str, ...]
-    _module: Callable = field(repr=False)
+    _module: str = field(repr=False)   # "family:Class" in hdap.zoo.nets, imported on first use (torch)
     _spec: Callable[[], NetSpec] = field(repr=False)
 
     @property
@@ -62,7 +63,8 @@ class ZooModel:
     def module(self, widths=None):
         """A freshly initialised torch module with these widths."""
         widths = list(self.full_widths if widths is None else self.check_widths(widths))
-        return self._module(self.name, [int(w) for w in widths])
+        family, cls = self._module.split(":")
+        return getattr(importlib.import_module(f"hdap.zoo.nets.{family}"), cls)(self.name, [int(w) for w in widths])
 
 
 def model_flops(workload: Workload) -> float:
@@ -76,28 +78,28 @@ def _entries() -> dict[str, ZooModel]:
     for name in resnet.RESNET_LAYOUTS:
         w = resnet.full_widths(name)
         out[name] = ZooModel(name, "resnet", (3, 224, 224), tuple(w), tuple(f"block{i}" for i in range(len(w))),
-                             resnet.ResNet, lambda n=name: resnet.resnet_spec(n))
+                             "resnet:ResNet", lambda n=name: resnet.resnet_spec(n))
     for name in cifar_resnet.CIFAR_DEPTHS:
         w = cifar_resnet.full_widths(name)
         out[name] = ZooModel(name, "cifar_resnet", (3, 32, 32), tuple(w), tuple(f"block{i}" for i in range(len(w))),
-                             cifar_resnet.CifarResNet, lambda n=name: cifar_resnet.cifar_resnet_spec(n))
+                             "cifar_resnet:CifarResNet", lambda n=name: cifar_resnet.cifar_resnet_spec(n))
     for base in vgg.VGG_CONFIGS:
         for name in (base, f"{base}_bn"):
             w = vgg.full_widths(name)
             units = tuple(f"conv{i}" for i in range(len(w) - 2)) + ("fc0", "fc1")
-            out[name] = ZooModel(name, "vgg", (3, 224, 224), tuple(w), units, vgg.VGG, lambda n=name: vgg.vgg_spec(n))
+            out[name] = ZooModel(name, "vgg", (3, 224, 224), tuple(w), units, "vgg:VGG", lambda n=name: vgg.vgg_spec(n))
     w = vgg.full_widths("vgg16_cifar")
     out["vgg16_cifar"] = ZooModel("vgg16_cifar", "vgg", (3, 32, 32), tuple(w), tuple(f"conv{i}" for i in range(13)) + ("fc0",),
-                                  vgg.VGG, lambda: vgg.vgg_spec("vgg16_cifar"))
+                                  "vgg:VGG", lambda: vgg.vgg_spec("vgg16_cifar"))
     w = mobilenet.full_widths("mobilenet_v1")
     out["mobilenet_v1"] = ZooModel("mobilenet_v1", "mobilenet", (3, 224, 224), tuple(w),
                                    ("stem",) + tuple(f"block{i}" for i in range(1, len(w))),
-                                   mobilenet.MobileNetV1, mobilenet.mobilenet_v1_spec)
+                                   "mobilenet:MobileNetV1", mobilenet.mobilenet_v1_spec)
     w = mobilenet.full_widths("mobilenet_v2")
     out["mobilenet_v2"] = ZooModel("mobilenet_v2", "mobilenet", (3, 224, 224), tuple(w),
-                                   tuple(f"block{i}" for i in range(len(w))), mobilenet.MobileNetV2,
+                                   tuple(f"block{i}" for i in range(len(w))), "mobilenet:MobileNetV2",
                                    mobilenet.mobilenet_v2_spec)
-    out["yolov8n"] = ZooModel("yolov8n", "yolo", (3, 640, 640), yolo.FULL_WIDTHS, yolo.UNITS, yolo.YOLOv8n,
+    out["yolov8n"] = ZooModel("yolov8n", "yolo", (3, 640, 640), yolo.FULL_WIDTHS, yolo.UNITS, "yolo:YOLOv8n",
                               yolo.yolov8n_spec)
     return out
 

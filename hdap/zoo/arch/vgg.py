@@ -2,15 +2,15 @@
 of the filter-pruning literature (Li et al. 2017: 13 conv-BN layers, a 512-wide hidden fc).
 
 Units: every conv's output channels and every hidden fc's outputs.
+
+Torch-free: the architecture as data and its symbolic workload spec.
 """
 
 from __future__ import annotations
 
-from torch import nn
-
 from hdap.zoo.spec import Ch, NetSpec
 
-__all__ = ["VGG", "vgg_spec", "VGG_CONFIGS"]
+__all__ = ["VGG_CONFIGS", "full_widths", "vgg_spec"]
 
 VGG_CONFIGS = {
     "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
@@ -31,35 +31,6 @@ def _layout(name: str) -> tuple[list, bool, bool]:
 def full_widths(name: str) -> list[int]:
     cfg, _, cifar = _layout(name)
     return [c for c in cfg if c != "M"] + ([512] if cifar else [4096, 4096])
-
-
-class VGG(nn.Module):
-    def __init__(self, name: str, widths: list[int], num_classes: int | None = None):
-        super().__init__()
-        cfg, bn, cifar = _layout(name)
-        num_classes = num_classes or (10 if cifar else 1000)
-        layers, c_in, u = [], 3, 0
-        for v in cfg:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2, 2))
-                continue
-            layers += [nn.Conv2d(c_in, widths[u], 3, padding=1)] + ([nn.BatchNorm2d(widths[u])] if bn else [])
-            layers.append(nn.ReLU(inplace=True))
-            c_in, u = widths[u], u + 1
-        self.features = nn.Sequential(*layers)
-        if cifar:
-            self.avgpool = nn.Identity()
-            self.classifier = nn.Sequential(nn.Linear(c_in, widths[u]), nn.BatchNorm1d(widths[u]), nn.ReLU(inplace=True),
-                                            nn.Linear(widths[u], num_classes))
-        else:
-            self.avgpool = nn.AdaptiveAvgPool2d(7)
-            self.classifier = nn.Sequential(
-                nn.Linear(c_in * 49, widths[u]), nn.ReLU(inplace=True), nn.Dropout(),
-                nn.Linear(widths[u], widths[u + 1]), nn.ReLU(inplace=True), nn.Dropout(),
-                nn.Linear(widths[u + 1], num_classes))
-
-    def forward(self, x):
-        return self.classifier(self.avgpool(self.features(x)).flatten(1))
 
 
 def vgg_spec(name: str, size: int | None = None, num_classes: int | None = None) -> NetSpec:
@@ -90,3 +61,4 @@ def vgg_spec(name: str, size: int | None = None, num_classes: int | None = None)
         net.linear(h1, h2), net.act(h2, 1, 1)
         net.linear(h2, num_classes)
     return net
+

@@ -1,0 +1,1 @@
+"""Architectures as data (no torch): layouts, prunable units, symbolic workload specs."""

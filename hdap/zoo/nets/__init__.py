@@ -1,0 +1,1 @@
+"""The zoo's torch modules, built for any width vector."""
