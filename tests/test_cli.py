@@ -115,3 +115,35 @@ def test_snapshots_are_written_per_day(tmp_path):
                 "--out", tmp_path / "late")
     assert late.returncode == 2 and "--snapshots: day(s) 12 are past the run's last day 9" in late.stderr
     assert not (tmp_path / "late").exists()
+
+
+def test_latency_prints_the_fleet_distribution(tmp_path):
+    scenario = REPO / "scenarios" / "quickstart.yaml"
+    full = twin("latency", scenario, "--model", "resnet50", "--devices", 300, "--day", 3, "--json")
+    assert full.returncode == 0, full.stderr
+    stats = json.loads(full.stdout)
+    assert {"mean_ms", "p50_ms", "p95_ms", "p99_ms", "devices"} <= set(stats) and stats["devices"] == 300
+    assert stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+    half = json.loads(twin("latency", scenario, "--model", "resnet50", "--devices", 300, "--day", 3, "--json",
+                           "--rates", ",".join(["0.5"] * 16)).stdout)
+    assert half["mean_ms"] < 0.8 * stats["mean_ms"] and half["flops"] < 0.5 * stats["flops"]
+    text = twin("latency", scenario, "--model", "mobilenet_v2", "--devices", 50)
+    assert text.returncode == 0 and "p95" in text.stdout
+
+
+@pytest.mark.parametrize("args,message", [(("--model", "resnet9"), "unknown model 'resnet9'"),
+                                          (("--model", "resnet50", "--rates", "0.5,0.5"), "16 prunable units, got 2 rates"),
+                                          (("--model", "resnet50", "--day", "-1"), "--day must be >= 0")])
+def test_latency_errors(args, message):
+    r = twin("latency", REPO / "scenarios" / "quickstart.yaml", *args)
+    assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_hdap_models_json():
+    r = subprocess.run([sys.executable, "-m", "hdap.cli", "models", "--json"], capture_output=True, text=True)
+    assert r.returncode == 0
+    models = {m["name"]: m for m in json.loads(r.stdout)}
+    assert models["resnet50"]["input_shape"] == [3, 224, 224]
+    assert models["resnet50"]["params"] == 25_557_032 and models["resnet50"]["flops"] == pytest.approx(4.09e9, rel=0.01)
+    assert models["yolov8n"]["params"] == 3_157_200 and models["yolov8n"]["input_shape"] == [3, 640, 640]
+    assert all(isinstance(m["params"], int) and isinstance(m["flops"], float) for m in models.values())

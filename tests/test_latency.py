@@ -6,7 +6,7 @@ import pytest
 from conftest import compute_bound, memory_bound, overhead_bound, snapshot
 from twin.errors import InputError
 from twin.latency import LatencyModel, energy_j, latency_ms
-from twin.reference import reference_workload
+from hdap.zoo import get_model
 from twin.sku import load_sku
 from twin.workload import Workload, conv
 
@@ -15,7 +15,7 @@ from twin.workload import Workload, conv
                                            ("jetson-xavier-nx", "tensorrt"), ("host-cpu", "pytorch")])
 def test_fast_path_equals_direct_layer_sum(sku, framework):
     rng = np.random.default_rng(0)
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     model = LatencyModel(w, load_sku(sku), framework)
     a, b, g = np.exp(rng.normal(0, 1.0, (3, 3000)))
     fast = model.latency_s(a, b, g)
@@ -25,7 +25,7 @@ def test_fast_path_equals_direct_layer_sum(sku, framework):
 
 def test_published_nano_resnet18_is_reproduced_within_10_percent():
     # shared/data/jetson_published_latency.csv: 34.7 ms eager, 11.4 ms TensorRT (fp16, batch 1)
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     assert latency_ms(w, snapshot())[0] == pytest.approx(34.7, rel=0.10)
     assert latency_ms(w, snapshot(framework="tensorrt"))[0] == pytest.approx(11.4, rel=0.10)
 

@@ -4,11 +4,11 @@ import pytest
 from conftest import snapshot
 from twin.latency import latency_ms
 from twin.measurement import MeasurementNoise, measure
-from twin.reference import reference_workload
+from hdap.zoo import get_model
 
 
 def test_repeats_scatter_a_few_percent_around_the_exact_value():
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     snap = snapshot(n=50)
     m = measure(w, snap, repeats=200, rng=np.random.default_rng(1))
     exact = latency_ms(w, snap)
@@ -19,7 +19,7 @@ def test_repeats_scatter_a_few_percent_around_the_exact_value():
 
 
 def test_outliers_are_rare_and_slow():
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     snap = snapshot(n=20)
     m = measure(w, snap, 500, np.random.default_rng(2), MeasurementNoise(sigma=0.0, outlier_rate=0.02))
     ratio = m.latency_ms / latency_ms(w, snap)[:, None]
@@ -29,7 +29,7 @@ def test_outliers_are_rare_and_slow():
 
 
 def test_cost_charges_setup_warmup_and_repeats_in_device_seconds():
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     snap = snapshot(n=4)
     noise = MeasurementNoise(sigma=0.0, outlier_rate=0.0, setup_s=2.0, warmup=10)
     m = measure(w, snap, 30, np.random.default_rng(0), noise)
@@ -38,7 +38,7 @@ def test_cost_charges_setup_warmup_and_repeats_in_device_seconds():
 
 
 def test_same_seed_same_measurements():
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     a = measure(w, snapshot(n=5), 10, np.random.default_rng(9)).latency_ms
     b = measure(w, snapshot(n=5), 10, np.random.default_rng(9)).latency_ms
     assert np.array_equal(a, b)

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from twin.latency import latency_ms
-from twin.reference import reference_workload
+from hdap.zoo import get_model
 from twin.scenario import load_scenario
 from twin.simulation import BLOCK_SIZE, simulate
 
@@ -60,7 +60,7 @@ def test_snapshots_and_final_state_give_each_devices_latency(write_scenario):
     scenario = load_scenario(write_scenario(days=20))
     r = simulate(scenario, snapshot_days=(0, 10))
     assert set(r.snapshots) == {0, 10} and r.final.day == 19
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     # the recorded daily latency is the latency model's exact value on that day's state
     np.testing.assert_allclose(latency_ms(w, r.snapshots[10]), r.snapshots[10].state.latency_ms, rtol=1e-5)
     assert len(r.devices_frame()) == 500 and r.devices_frame()["device_id"].is_unique

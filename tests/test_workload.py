@@ -2,14 +2,8 @@ import pandas as pd
 import pytest
 
 from twin.errors import InputError
-from twin.reference import reference_workload
+from hdap.zoo import get_model
 from twin.workload import Workload, conv, read_workload
-
-
-def test_reference_resnet18_matches_torchvision_macs():
-    w = reference_workload("resnet18")
-    convs_and_fc = w.flops[(w.kind == 0) | (w.kind == 2)].sum()
-    assert convs_and_fc == pytest.approx(1.814e9, rel=0.005)  # torchvision ResNet-18: 1.81 GMACs
 
 
 def test_conv_row_arithmetic():
@@ -22,7 +16,7 @@ def test_conv_row_arithmetic():
 
 
 def test_csv_round_trip(tmp_path):
-    w = reference_workload("resnet18")
+    w = get_model("resnet18").workload()
     path = tmp_path / "w.csv"
     w.to_frame().to_csv(path, index=False)
     back = read_workload(path)
@@ -32,11 +26,11 @@ def test_csv_round_trip(tmp_path):
 def test_bad_tables_are_input_errors(tmp_path):
     with pytest.raises(InputError, match="missing column"):
         Workload.from_frame(pd.DataFrame({"kind": ["conv"]}))
-    df = reference_workload("resnet18").to_frame()
+    df = get_model("resnet18").workload().to_frame()
     df.loc[0, "kind"] = "attention"
     with pytest.raises(InputError, match="unknown layer kind.*attention"):
         Workload.from_frame(df)
-    df = reference_workload("resnet18").to_frame()
+    df = get_model("resnet18").workload().to_frame()
     df.loc[0, "flops"] = -5
     with pytest.raises(InputError, match="flops: every value must be a number >= 0"):
         Workload.from_frame(df)

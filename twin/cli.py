@@ -41,6 +41,13 @@ def _day_list(text: str) -> tuple[int, ...]:
     return days
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        return [float(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twin", description="Digital twin of a fleet of edge devices.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -54,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="local worker processes (default: all cores; never changes the output)")
     s.add_argument("--snapshots", type=_day_list, default=(), metavar="D1,D2,...",
                    help="also write every device's state on these days to snapshots.parquet")
+    lat = sub.add_parser("latency", help="the fleet's latency distribution for a network on one day")
+    lat.add_argument("scenario", help="scenario YAML file")
+    lat.add_argument("--model", required=True, help="zoo name (hdap models), pruned-model .json or workload CSV")
+    lat.add_argument("--rates", type=_rates, help="per-unit pruning rates R1,R2,... (zoo models)")
+    lat.add_argument("--day", type=_int, help="simulated day (default: the scenario's deployment day)")
+    lat.add_argument("--devices", type=_positive_int, help="override fleet.devices")
+    lat.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
     k = sub.add_parser("skus", help="list the hardware catalogue")
     k.add_argument("--json", action="store_true")
     return p
@@ -94,6 +109,37 @@ def _simulate(args) -> None:
     print(f"wrote {out}/devices.parquet, history.parquet, {'snapshots.parquet, ' if args.snapshots else ''}run.json")
 
 
+def _latency(args) -> None:
+    import numpy as np
+
+    from twin.latency import latency_ms
+    from twin.scenario import load_scenario
+    from twin.simulation import simulate
+    from twin.workload import resolve_workload
+
+    scenario = load_scenario(args.scenario)
+    day = scenario.time.deployment_day if args.day is None else args.day
+    if day < 0:
+        raise InputError(f"--day must be >= 0, got {day}")
+    if args.rates is not None:
+        from hdap.zoo import get_model
+        model = get_model(args.model)
+        workload = model.workload(model.widths_from_rates(args.rates))
+    else:
+        workload = resolve_workload(args.model)
+    scenario = scenario.with_overrides(devices=args.devices, days=day + 1)
+    fleet = simulate(scenario, workers=args.workers).final
+    lat = latency_ms(workload, fleet)
+    p50, p95, p99 = np.percentile(lat, [50, 95, 99])
+    stats = {"mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
+             "devices": int(len(lat))}
+    if args.json:
+        print(json.dumps({**stats, "model": args.model, "day": day, "flops": workload.dense_flops}))
+        return
+    print(f"{args.model} on {scenario.name} ({stats['devices']:,} x {scenario.fleet.sku}, {scenario.fleet.framework}), day {day}:")
+    print(f"mean {stats['mean_ms']:.2f} ms, p50 {p50:.2f}, p95 {p95:.2f}, p99 {p99:.2f}")
+
+
 def _skus(args) -> None:
     from twin.sku import list_skus, load_sku
 
@@ -115,7 +161,7 @@ def _skus(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"simulate": _simulate, "skus": _skus}[args.command](args)
+        {"simulate": _simulate, "latency": _latency, "skus": _skus}[args.command](args)
     except InputError as exc:
         print(f"twin: error: {exc}", file=sys.stderr)
         return 2

@@ -19,9 +19,8 @@ from twin.environment import Environment
 from twin.errors import InputError
 from twin.manufacturing import ManufacturingVariance
 from twin.measurement import MeasurementNoise
-from twin.reference import REFERENCE_NAMES, reference_workload
 from twin.sku import SKU, list_skus, load_sku
-from twin.workload import Workload, read_workload
+from twin.workload import Workload, resolve_workload
 
 __all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "load_scenario"]
 
@@ -40,7 +39,7 @@ class TimeSpec(StrictModel):
 
 
 class DeploymentSpec(StrictModel):
-    workload: str = Field("resnet18", description="built-in reference name or path to a workload CSV/parquet")
+    workload: str = Field("resnet18", description="zoo model name, workload CSV/parquet, or pruned-model .json")
     inferences_per_day: PositiveFloat = Field(100_000, description="mean per device (~1.2 per second)")
     usage_sigma: float = Field(0.3, ge=0, description="lognormal spread of inference volume per device")
 
@@ -75,8 +74,7 @@ class Scenario(StrictModel):
         return load_sku(self.base_dir / ref if ref.endswith((".yaml", ".yml")) else ref)
 
     def workload_table(self) -> Workload:
-        ref = self.deployment.workload
-        return reference_workload(ref) if ref in REFERENCE_NAMES else read_workload(self.base_dir / ref)
+        return resolve_workload(self.deployment.workload, self.base_dir)
 
     def with_overrides(self, *, devices: int | None = None, days: int | None = None,
                        seed: int | None = None) -> "Scenario":

@@ -6,11 +6,12 @@ that runs fp16 scales them), channels in/out, kernel, groups and output spatial 
 numpy columns (fast to build and to consume) and converts to and from pandas / CSV / parquet.
 
 The constructors ``conv``, ``linear``, ``norm`` ... compute a row from shapes, so hand-built tables
-(tests, the bundled reference) and analytic tables (the zoo) use the same arithmetic.
+(tests), the zoo's analytic tables and traced modules all use the same arithmetic (``layer_costs``).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from twin.errors import InputError
 from twin.sku import LAYER_KINDS
 
 __all__ = ["Workload", "COLUMNS", "layer_costs", "conv", "linear", "norm", "activation", "add", "pool", "concat",
-           "upsample", "read_workload"]
+           "upsample", "read_workload", "resolve_workload"]
 
 ELEMENT_BYTES = 4  # tables count fp32 tensors
 COLUMNS = ("name", "kind", "flops", "bytes_read", "bytes_written", "c_in", "c_out", "kernel",
@@ -53,6 +54,11 @@ class Workload:
     @property
     def total_flops(self) -> float:
         return float(self.flops.sum())
+
+    @property
+    def dense_flops(self) -> float:
+        """FLOPs as the pruning literature counts a network: multiply-accumulates of convs and linears."""
+        return float(self.flops[self.kind <= _KIND_CODE["linear"]].sum())
 
     @property
     def total_bytes(self) -> float:
@@ -89,6 +95,25 @@ class Workload:
         df.insert(0, "kind", [LAYER_KINDS[k] for k in self.kind])
         df.insert(0, "name", list(self.name) if self.name else [f"layer{i}" for i in range(len(self))])
         return df
+
+
+def resolve_workload(ref: str, base_dir: str | Path = ".") -> Workload:
+    """A workload by reference: a zoo model name, a CSV / parquet table, or a pruned model's
+    ``.json`` spec (zoo name and width vector, as ``hdap prune`` writes beside the ``.pt``)."""
+    from hdap.zoo import get_model  # the zoo's architectures are numpy only: no torch here
+
+    path = Path(base_dir) / ref
+    if ref.endswith(".json"):
+        if not path.is_file():
+            raise InputError(f"{path}: pruned-model spec not found")
+        try:
+            spec = json.loads(path.read_text())
+            return get_model(spec["model"]).workload(get_model(spec["model"]).check_widths(spec["widths"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: not a pruned-model spec (needs 'model' and 'widths'): {exc}") from None
+    if ref.endswith((".csv", ".parquet")):
+        return read_workload(path)
+    return get_model(ref).workload()
 
 
 def read_workload(path: str | Path) -> Workload:

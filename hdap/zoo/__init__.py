@@ -4,9 +4,9 @@ Importing the zoo does not import torch: architectures and their workload tables
 (the twin reads pruned-model specs with them); modules and the tracer load torch on first use.
 """
 
-from hdap.zoo.registry import ZooModel, get_model, model_flops, model_names
+from hdap.zoo.registry import ZooModel, get_model, model_names
 
-__all__ = ["ZooModel", "get_model", "model_flops", "model_names", "trace_workload"]
+__all__ = ["ZooModel", "get_model", "model_names", "trace_workload"]
 
 
 def __getattr__(name):

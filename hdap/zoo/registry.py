@@ -18,7 +18,7 @@ from hdap.zoo.spec import NetSpec, Template
 from twin.errors import InputError
 from twin.workload import Workload
 
-__all__ = ["ZooModel", "get_model", "model_names", "model_flops"]
+__all__ = ["ZooModel", "get_model", "model_names"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +30,7 @@ class ZooModel:
     unit_names: tuple[str, ...]
     _module: str = field(repr=False)   # "family:Class" in hdap.zoo.nets, imported on first use (torch)
     _spec: Callable[[], NetSpec] = field(repr=False)
+    extra_params: int = 0   # parameters outside the executed layers (YOLO's box-decoding DFL conv)
 
     @property
     def n_units(self) -> int:
@@ -60,17 +61,17 @@ class ZooModel:
         """The architecture's per-layer table, analytically (no module is built)."""
         return self.template.table(self.full_widths if widths is None else widths)
 
+    def params(self, widths=None) -> int:
+        return self.template.params(self.full_widths if widths is None else widths) + self.extra_params
+
+    def flops(self, widths=None) -> float:
+        return self.workload(widths).dense_flops
+
     def module(self, widths=None):
         """A freshly initialised torch module with these widths."""
         widths = list(self.full_widths if widths is None else self.check_widths(widths))
         family, cls = self._module.split(":")
         return getattr(importlib.import_module(f"hdap.zoo.nets.{family}"), cls)(self.name, [int(w) for w in widths])
-
-
-def model_flops(workload: Workload) -> float:
-    """FLOPs as the pruning literature counts them: multiply-accumulates of convs and linears."""
-    dense = np.isin(workload.kind, [0, 1, 2])  # conv, dwconv, linear
-    return float(workload.flops[dense].sum())
 
 
 def _entries() -> dict[str, ZooModel]:
@@ -100,7 +101,7 @@ def _entries() -> dict[str, ZooModel]:
                                    tuple(f"block{i}" for i in range(len(w))), "mobilenet:MobileNetV2",
                                    mobilenet.mobilenet_v2_spec)
     out["yolov8n"] = ZooModel("yolov8n", "yolo", (3, 640, 640), yolo.FULL_WIDTHS, yolo.UNITS, "yolo:YOLOv8n",
-                              yolo.yolov8n_spec)
+                              yolo.yolov8n_spec, extra_params=yolo.REG_MAX)
     return out
 
 

@@ -132,6 +132,15 @@ class Template:
         v = np.concatenate([[1.0], np.asarray(widths, dtype=np.float64)])
         return np.rint(self.e_in @ v).astype(np.int64), np.rint(self.e_out @ v).astype(np.int64)
 
+    def params(self, widths) -> int:
+        """Learnable parameters of the layers in the table (weights, biases, norm scale and shift)."""
+        c_in, c_out = self.channels(widths)
+        groups = np.where(self.depthwise, c_in, 1)
+        weights = c_out * (c_in // groups) * self.kernel ** 2 + np.where(self.bias, c_out, 0)
+        per_layer = np.select([np.isin(self.kind, [_CODE["conv"], _CODE["dwconv"], _CODE["linear"]]),
+                               self.kind == _CODE["norm"]], [weights, 2 * c_out], 0)
+        return int(per_layer.sum())
+
     def table(self, widths) -> Workload:
         c_in, c_out = self.channels(widths)
         groups = np.where(self.depthwise, c_in, 1)
