@@ -16,7 +16,110 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     m = sub.add_parser("models", help="list the model zoo")
     m.add_argument("--json", action="store_true", help="a list of {name, input_shape, params, flops, units}")
+    pr = sub.add_parser("prune", help="prune a zoo model to per-unit rates or a FLOPs target")
+    pr.add_argument("--model", required=True, help="zoo name (hdap models)")
+    how = pr.add_mutually_exclusive_group(required=True)
+    how.add_argument("--rates", type=_rates, help="per-unit pruning rates R1,R2,... in [0, 1)")
+    how.add_argument("--flops", type=float, help="target GFLOPs (multiply-accumulates), uniform rates")
+    pr.add_argument("--weights", help="trained full model: a state dict or a whole module saved with torch.save")
+    pr.add_argument("--importance", choices=["l2", "l1", "taylor"], default="l2",
+                    help="channel criterion (default l2; taylor scores with a batch of --data)")
+    pr.add_argument("--data", default="digits", help="calibration data for taylor (as for hdap train)")
+    pr.add_argument("--seed", type=int, default=0, help="initialisation seed when no weights are given")
+    pr.add_argument("--out", required=True, help="FILE.pt; FILE.json is written beside it")
+    tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="zoo name: train from scratch")
+    src.add_argument("--pruned", help="FILE.pt from hdap prune: fine-tune it")
+    tr.add_argument("--data", default="digits", help="digits (bundled), cifar10:PATH, or an image-folder path")
+    tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--lr", type=float, default=0.1)
+    tr.add_argument("--batch-size", type=int, default=64)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
     return p
+
+
+def _train(args) -> None:
+    import torch
+
+    from hdap.data import load_data
+    from hdap.prune import load_pruned, save_pruned
+    from hdap.train import evaluate, train
+    from hdap.zoo import get_model
+
+    if args.epochs < 1 or args.lr <= 0 or args.batch_size < 1:
+        raise InputError("--epochs and --batch-size must be >= 1 and --lr > 0")
+    if args.model:
+        zoo = get_model(args.model)
+        widths = list(zoo.full_widths)
+        with torch.random.fork_rng():
+            torch.manual_seed(args.seed)
+            module = zoo.module()
+    else:
+        module, spec = load_pruned(args.pruned)
+        zoo, widths = get_model(spec["model"]), spec["widths"]
+    train_set, test_set = load_data(args.data, size=zoo.input_shape[-1], seed=args.seed)
+    before = evaluate(module, test_set)
+    losses = train(module, train_set, args.epochs, args.lr, args.batch_size, seed=args.seed)
+    acc = evaluate(module, test_set)
+    save_pruned(module, zoo, widths, args.out, accuracy=acc, data=args.data, epochs=args.epochs, seed=args.seed)
+    print(f"{zoo.name} ({zoo.flops(widths) / 1e9:.4g} GFLOPs) on {args.data}: test accuracy {before:.2%} -> {acc:.2%} "
+          f"after {args.epochs} epochs (final loss {losses[-1]:.4f}); wrote {args.out}")
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        return [float(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
+
+
+def _prune(args) -> None:
+    from pathlib import Path
+
+    from hdap.prune import prune_to_widths, save_pruned, widths_for_flops
+    from hdap.zoo import get_model
+
+    zoo = get_model(args.model)
+    if not args.out.endswith(".pt"):
+        raise InputError(f"--out must name a .pt file, got {args.out!r}")
+    widths = zoo.widths_from_rates(args.rates) if args.rates is not None else widths_for_flops(zoo, args.flops * 1e9)
+    module = _full_model(zoo, args.weights, args.seed)
+    calibration = None
+    if args.importance == "taylor":
+        from hdap.data import load_data
+        train_set, _ = load_data(args.data, size=zoo.input_shape[-1], seed=args.seed)
+        calibration = train_set.tensors[0][:256], train_set.tensors[1][:256]
+    pruned = prune_to_widths(module, zoo, widths, args.importance, calibration)
+    spec = save_pruned(pruned, zoo, widths, Path(args.out), importance=args.importance, weights=args.weights)
+    print(f"{zoo.name}: {zoo.flops() / 1e9:.4g} -> {spec['flops'] / 1e9:.4g} GFLOPs "
+          f"({spec['flops'] / zoo.flops():.1%}), {zoo.params() / 1e6:.4g} -> {spec['params'] / 1e6:.4g} M params")
+    print(f"widths: {','.join(map(str, spec['widths']))}")
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
+
+
+def _full_model(zoo, weights: str | None, seed: int):
+    import torch
+    from torch import nn
+
+    if weights is None:
+        torch.manual_seed(seed)
+        return zoo.module()
+    try:
+        loaded = torch.load(weights, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise InputError(f"{weights}: weights file not found") from None
+    except Exception as exc:  # torch raises many types for files it cannot read
+        raise InputError(f"{weights}: not a torch file ({exc.__class__.__name__})") from None
+    if isinstance(loaded, nn.Module):
+        loaded = loaded.state_dict()
+    module = zoo.module()
+    try:
+        module.load_state_dict(loaded)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise InputError(f"{weights}: not weights of a full {zoo.name}: {str(exc).splitlines()[0]}") from None
+    return module
 
 
 def _models(args) -> None:
@@ -37,7 +140,7 @@ def _models(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        {"models": _models}[args.command](args)
+        {"models": _models, "prune": _prune, "train": _train}[args.command](args)
     except InputError as exc:
         print(f"hdap: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,139 @@
+"""Structured pruning to a width vector, with Torch-Pruning's dependency graph.
+
+For each prunable unit the zoo knows which layers' output channels it sets (its anchors, found by
+building the architecture on the meta device with that unit one channel narrower). Each anchor's
+dependency group (the batch norms, depthwise convs, residual partners, concatenation slices and
+consumers that must lose the same channels) is scored by an importance criterion and its least
+important channels are removed until the unit has its target width. The classifier's outputs are
+never anchors, so they stay intact.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch_pruning as tp
+from torch import nn
+
+from hdap.zoo import ZooModel, get_model
+from twin.errors import InputError
+
+__all__ = ["IMPORTANCES", "unit_anchors", "prune_to_widths", "widths_for_flops", "save_pruned", "load_pruned"]
+
+IMPORTANCES = ("l2", "l1", "taylor")
+
+
+def _out_channels(m: nn.Module) -> int:
+    return m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
+
+
+def _is_anchor_type(m: nn.Module) -> bool:
+    depthwise = isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
+    return isinstance(m, (nn.Conv2d, nn.Linear)) and not depthwise
+
+
+@lru_cache(maxsize=None)
+def unit_anchors(name: str) -> tuple[tuple[str, ...], ...]:
+    """Per unit, the names of the (non-depthwise) conv / linear layers whose outputs it sets."""
+    zoo = get_model(name)
+    full = list(zoo.full_widths)
+    with torch.device("meta"):
+        base = {n: _out_channels(m) for n, m in zoo.module(full).named_modules() if _is_anchor_type(m)}
+        anchors = []
+        for u in range(zoo.n_units):
+            probe = full.copy()
+            probe[u] -= 1
+            anchors.append(tuple(n for n, m in zoo.module(probe).named_modules()
+                                 if _is_anchor_type(m) and _out_channels(m) != base[n]))
+    return tuple(anchors)
+
+
+def _importance(kind: str):
+    if kind == "l2":
+        return tp.importance.GroupMagnitudeImportance(p=2)
+    if kind == "l1":
+        return tp.importance.GroupMagnitudeImportance(p=1)
+    if kind == "taylor":
+        return tp.importance.GroupTaylorImportance()
+    raise InputError(f"unknown importance {kind!r}; allowed: {', '.join(IMPORTANCES)}")
+
+
+def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = "l2",
+                    calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> nn.Module:
+    """A pruned copy of ``module`` (a full-width ``zoo`` network) with exactly ``widths``.
+
+    ``calibration`` (inputs, labels) is needed for Taylor importance: its loss gradients score
+    the channels; the magnitude criteria need no data.
+    """
+    widths = zoo.check_widths(widths)
+    imp = _importance(importance)
+    if importance == "taylor" and calibration is None:
+        raise InputError("taylor importance needs a calibration batch (inputs and labels)")
+    model = copy.deepcopy(module).eval()
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(1, *zoo.input_shape), verbose=False)
+    layers = dict(model.named_modules())
+    for unit, names in enumerate(unit_anchors(zoo.name)):
+        for name in names:
+            layer = layers[name]
+            excess = _out_channels(layer) - int(widths[unit])
+            if excess <= 0:  # already narrowed as part of an earlier anchor's group
+                continue
+            if importance == "taylor":
+                model.zero_grad()
+                x, y = calibration
+                nn.functional.cross_entropy(model(x), y).backward()
+            fn = tp.prune_conv_out_channels if isinstance(layer, nn.Conv2d) else tp.prune_linear_out_channels
+            scores = imp(graph.get_pruning_group(layer, fn, idxs=list(range(_out_channels(layer)))))
+            drop = torch.argsort(scores)[:excess].tolist()
+            graph.get_pruning_group(layer, fn, idxs=drop).prune()
+    model.zero_grad(set_to_none=True)
+    return model
+
+
+def widths_for_flops(zoo: ZooModel, target_flops: float) -> np.ndarray:
+    """The uniform pruning rate whose architecture is closest to ``target_flops`` from below."""
+    full = zoo.flops()
+    floor = zoo.flops(zoo.widths_from_rates(np.full(zoo.n_units, 0.999)))
+    if not floor <= target_flops <= full:
+        raise InputError(f"--flops: {zoo.name} can reach {floor / 1e9:.4g} to {full / 1e9:.4g} GFLOPs by pruning "
+                         f"its units uniformly, got {target_flops / 1e9:.4g}")
+    lo, hi = 0.0, 0.999
+    for _ in range(40):  # bisection on the rate: FLOPs fall as the rate rises
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if zoo.flops(zoo.widths_from_rates(np.full(zoo.n_units, mid))) > target_flops else (lo, mid)
+    return zoo.widths_from_rates(np.full(zoo.n_units, hi))
+
+
+def save_pruned(module: nn.Module, zoo: ZooModel, widths, path: str | Path, **extra) -> dict:
+    """Write ``FILE.pt`` (the whole module) and ``FILE.json`` (what the twin needs, no torch), atomically."""
+    path = Path(path)
+    widths = [int(w) for w in widths]
+    spec = {"model": zoo.name, "widths": widths, "input_shape": list(zoo.input_shape),
+            "flops": zoo.flops(widths), "params": zoo.params(widths), **extra}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_pt, tmp_json = (Path(tempfile.mkstemp(dir=path.parent, suffix=s)[1]) for s in (".pt", ".json"))
+    try:
+        torch.save(module, tmp_pt)
+        tmp_json.write_text(json.dumps(spec, indent=2))
+        os.replace(tmp_pt, path)
+        os.replace(tmp_json, path.with_suffix(".json"))
+    finally:
+        for t in (tmp_pt, tmp_json):
+            t.unlink(missing_ok=True)
+    return spec
+
+
+def load_pruned(path: str | Path) -> tuple[nn.Module, dict]:
+    """The module and its spec, from ``FILE.pt`` and the ``FILE.json`` beside it."""
+    path = Path(path)
+    for p in (path, path.with_suffix(".json")):
+        if not p.is_file():
+            raise InputError(f"{p}: not found")
+    return torch.load(path, weights_only=False), json.loads(path.with_suffix(".json").read_text())
