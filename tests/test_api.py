@@ -13,8 +13,14 @@ def test_twin_public_api():
         assert hasattr(twin, name)
 
 
-def test_hdap_public_api_is_empty_until_the_zoo_lands():
+def test_hdap_public_api_lives_in_its_modules():
+    import hdap.prune
+    import hdap.zoo
+
     assert hdap.__all__ == []
+    assert sorted(hdap.zoo.__all__) == ["ZooModel", "get_model", "model_names", "trace_workload"]
+    assert sorted(hdap.prune.__all__) == ["IMPORTANCES", "load_pruned", "prune_to_widths", "save_pruned",
+                                          "unit_anchors", "widths_for_flops"]
 
 
 def test_input_error_is_a_value_error():

@@ -23,11 +23,19 @@ def test_fast_path_equals_direct_layer_sum(sku, framework):
     np.testing.assert_allclose(fast, direct, rtol=1e-12)
 
 
-def test_published_nano_resnet18_is_reproduced_within_10_percent():
-    # shared/data/jetson_published_latency.csv: 34.7 ms eager, 11.4 ms TensorRT (fp16, batch 1)
-    w = get_model("resnet18").workload()
-    assert latency_ms(w, snapshot())[0] == pytest.approx(34.7, rel=0.10)
-    assert latency_ms(w, snapshot(framework="tensorrt"))[0] == pytest.approx(11.4, rel=0.10)
+# shared/data/jetson_published_latency.csv (NVIDIA-AI-IOT/torch2trt benchmarks), fp16, batch 1: the
+# rows the shipped SKU files were fitted to. MobileNetV2 and YOLOv8n rows are out of sample (issue 5).
+PUBLISHED_FIT = [("jetson-nano", "resnet18", "pytorch", 34.7), ("jetson-nano", "resnet18", "tensorrt", 11.4),
+                 ("jetson-nano", "resnet50", "pytorch", 81.7), ("jetson-nano", "resnet50", "tensorrt", 29.8),
+                 ("jetson-nano", "vgg16", "pytorch", 201), ("jetson-nano", "vgg16", "tensorrt", 85.1),
+                 ("jetson-agx-xavier", "resnet18", "pytorch", 7.33), ("jetson-agx-xavier", "resnet18", "tensorrt", 1.64),
+                 ("jetson-agx-xavier", "resnet50", "pytorch", 17.9), ("jetson-agx-xavier", "resnet50", "tensorrt", 3.37),
+                 ("jetson-agx-xavier", "vgg16", "pytorch", 16.5), ("jetson-agx-xavier", "vgg16", "tensorrt", 7.46)]
+
+
+@pytest.mark.parametrize("sku,model,framework,published_ms", PUBLISHED_FIT)
+def test_shipped_skus_reproduce_the_published_rows_within_10_percent(sku, model, framework, published_ms):
+    assert latency_ms(get_model(model).workload(), snapshot(sku, framework=framework))[0] == pytest.approx(published_ms, rel=0.10)
 
 
 def test_low_power_mode_slows_compute_and_overhead_not_memory():
