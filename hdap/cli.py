@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from twin._cli import rates, run
 from twin.errors import InputError
 
 __all__ = ["main"]
@@ -19,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prune", help="prune a zoo model to per-unit rates or a FLOPs target")
     pr.add_argument("--model", required=True, help="zoo name (hdap models)")
     how = pr.add_mutually_exclusive_group(required=True)
-    how.add_argument("--rates", type=_rates, help="per-unit pruning rates R1,R2,... in [0, 1)")
+    how.add_argument("--rates", type=rates, help="per-unit pruning rates R1,R2,... in [0, 1)")
     how.add_argument("--flops", type=float, help="target GFLOPs (multiply-accumulates), uniform rates")
     pr.add_argument("--weights", help="trained full model: a state dict or a whole module saved with torch.save")
     pr.add_argument("--importance", choices=["l2", "l1", "taylor"], default="l2",
@@ -66,13 +67,6 @@ def _train(args) -> None:
     save_pruned(module, zoo, widths, args.out, accuracy=acc, data=args.data, epochs=args.epochs, seed=args.seed)
     print(f"{zoo.name} ({zoo.flops(widths) / 1e9:.4g} GFLOPs) on {args.data}: test accuracy {before:.2%} -> {acc:.2%} "
           f"after {args.epochs} epochs (final loss {losses[-1]:.4f}); wrote {args.out}")
-
-
-def _rates(text: str) -> list[float]:
-    try:
-        return [float(r) for r in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
 
 
 def _prune(args) -> None:
@@ -138,13 +132,7 @@ def _models(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        {"models": _models, "prune": _prune, "train": _train}[args.command](args)
-    except InputError as exc:
-        print(f"hdap: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run("hdap", {"models": _models, "prune": _prune, "train": _train}, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,17 @@
 import numpy as np
 import pytest
 
-from twin.config_drift import (BackgroundLoad, FirmwareRelease, PowerModeDrift, arrive_background,
-                               depart_background, firmware_overhead_table, mode_weights, roll_out, switch_modes)
+from twin.config_drift import (
+    BackgroundLoad,
+    FirmwareRelease,
+    PowerModeDrift,
+    arrive_background,
+    depart_background,
+    firmware_overhead_table,
+    mode_weights,
+    roll_out,
+    switch_modes,
+)
 from twin.fleet import FleetState
 from twin.sku import load_sku
 

@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
-
 from conftest import compute_bound, memory_bound, overhead_bound, snapshot
+
+from hdap.zoo import get_model
 from twin.errors import InputError
 from twin.latency import LatencyModel, energy_j, latency_ms
-from hdap.zoo import get_model
 from twin.sku import load_sku
 from twin.workload import Workload, conv
 

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from hdap.prune import load_pruned, prune_to_widths, save_pruned, unit_anchors, widths_for_flops
+from hdap.prune import (
+    load_pruned,
+    prune_to_widths,
+    save_pruned,
+    unit_anchors,
+    widths_for_flops,
+)
 from hdap.zoo import get_model, trace_workload
 from twin.errors import InputError
 

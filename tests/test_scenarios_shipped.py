@@ -1,8 +1,8 @@
 """Every shipped scenario validates and runs (briefly)."""
 
 import pytest
-
 from conftest import REPO
+
 from twin.scenario import load_scenario
 from twin.simulation import simulate
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.latency import latency_ms
 from hdap.zoo import get_model
+from twin.latency import latency_ms
 from twin.scenario import load_scenario
 from twin.simulation import BLOCK_SIZE, simulate
 

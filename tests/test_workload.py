@@ -1,8 +1,8 @@
 import pandas as pd
 import pytest
 
-from twin.errors import InputError
 from hdap.zoo import get_model
+from twin.errors import InputError
 from twin.workload import Workload, conv, read_workload
 
 

@@ -9,43 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from twin._cli import day_list, integer, positive_int, rates, run
 from twin.errors import InputError
 
 __all__ = ["main"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-
-
-def _day_list(text: str) -> tuple[int, ...]:
-    try:
-        days = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated day numbers, got {text!r}") from None
-    if any(d < 0 for d in days):
-        raise argparse.ArgumentTypeError(f"days must be >= 0, got {text!r}")
-    return days
-
-
-def _rates(text: str) -> list[float]:
-    try:
-        return [float(r) for r in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,21 +20,21 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("simulate", help="run a scenario; write devices.parquet and history.parquet")
     s.add_argument("scenario", help="scenario YAML file")
-    s.add_argument("--devices", type=_positive_int, help="override fleet.devices (1e6 accepted)")
-    s.add_argument("--days", type=_positive_int, help="override time.days")
-    s.add_argument("--seed", type=_int, help="override seed")
+    s.add_argument("--devices", type=positive_int, help="override fleet.devices (1e6 accepted)")
+    s.add_argument("--days", type=positive_int, help="override time.days")
+    s.add_argument("--seed", type=integer, help="override seed")
     s.add_argument("--out", help="output folder (default: out/<scenario name>)")
-    s.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+    s.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
                    help="local worker processes (default: all cores; never changes the output)")
-    s.add_argument("--snapshots", type=_day_list, default=(), metavar="D1,D2,...",
+    s.add_argument("--snapshots", type=day_list, default=(), metavar="D1,D2,...",
                    help="also write every device's state on these days to snapshots.parquet")
     lat = sub.add_parser("latency", help="the fleet's latency distribution for a network on one day")
     lat.add_argument("scenario", help="scenario YAML file")
     lat.add_argument("--model", required=True, help="zoo name (hdap models), pruned-model .json or workload CSV")
-    lat.add_argument("--rates", type=_rates, help="per-unit pruning rates R1,R2,... (zoo models)")
-    lat.add_argument("--day", type=_int, help="simulated day (default: the scenario's deployment day)")
-    lat.add_argument("--devices", type=_positive_int, help="override fleet.devices")
-    lat.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1)
+    lat.add_argument("--rates", type=rates, help="per-unit pruning rates R1,R2,... (zoo models)")
+    lat.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
+    lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
+    lat.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
     k = sub.add_parser("skus", help="list the hardware catalogue")
     k.add_argument("--json", action="store_true")
@@ -159,15 +126,7 @@ def _skus(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        {"simulate": _simulate, "latency": _latency, "skus": _skus}[args.command](args)
-    except InputError as exc:
-        print(f"twin: error: {exc}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:  # output piped into e.g. `head`: not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+    return run("twin", {"simulate": _simulate, "latency": _latency, "skus": _skus}, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

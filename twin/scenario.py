@@ -10,7 +10,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, PrivateAttr, field_validator
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    PrivateAttr,
+    field_validator,
+)
 
 from twin._yaml import StrictModel, read_yaml_model
 from twin.battery import BatteryAging

@@ -26,8 +26,15 @@ import simpy
 from tqdm import tqdm
 
 from twin.battery import age_battery, undervolted
-from twin.config_drift import (arrive_background, depart_background, draw_modes, firmware_overhead_table,
-                               mode_weights, roll_out, switch_modes)
+from twin.config_drift import (
+    arrive_background,
+    depart_background,
+    draw_modes,
+    firmware_overhead_table,
+    mode_weights,
+    roll_out,
+    switch_modes,
+)
 from twin.environment import draw_installation, throttle_for_heat, zone_weather
 from twin.fleet import FleetSnapshot, FleetState
 from twin.latency import LatencyModel, mode_table, slowdowns

@@ -100,7 +100,9 @@ class Workload:
 def resolve_workload(ref: str, base_dir: str | Path = ".") -> Workload:
     """A workload by reference: a zoo model name, a CSV / parquet table, or a pruned model's
     ``.json`` spec (zoo name and width vector, as ``hdap prune`` writes beside the ``.pt``)."""
-    from hdap.zoo import get_model  # the zoo's architectures are numpy only: no torch here
+    from hdap.zoo import (
+        get_model,  # the zoo's architectures are numpy only: no torch here
+    )
 
     path = Path(base_dir) / ref
     if ref.endswith(".json"):

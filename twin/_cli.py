@@ -1,0 +1,61 @@
+"""What both CLIs share: argument types and running a command with the project's error contract.
+
+Bad input is an InputError, printed as one line ``PROG: error: ...`` with exit code 2 and no
+traceback; output piped into a pager or ``head`` that closes early is not an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable
+
+from twin.errors import InputError
+
+__all__ = ["positive_int", "integer", "rates", "day_list", "run"]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(float(text)) if "e" in text.lower() else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def day_list(text: str) -> tuple[int, ...]:
+    try:
+        days = tuple(int(d) for d in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated day numbers, got {text!r}") from None
+    if any(d < 0 for d in days):
+        raise argparse.ArgumentTypeError(f"days must be >= 0, got {text!r}")
+    return days
+
+
+def rates(text: str) -> list[float]:
+    try:
+        return [float(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
+
+
+def run(prog: str, handlers: dict[str, Callable], args: argparse.Namespace) -> int:
+    try:
+        handlers[args.command](args)
+    except InputError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
