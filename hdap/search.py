@@ -1,0 +1,94 @@
+"""Negatively Correlated Search (Tang, Yang & Yao 2016) over per-unit pruning rates, as HDAP uses it.
+
+A population of Gaussian search processes, each with its own mutation scale. An offspring replaces
+its parent when its normalised fitness over its normalised diversity (the Bhattacharyya distance
+of its search distribution to the nearest other process) falls below a threshold lambda drawn
+around 1, which keeps the processes apart. The scales follow the 1/5 success rule every ``epoch``
+generations. Candidates are repaired to meet the FLOPs budget (their rates pushed uniformly towards
+the maximum until they fit), so every evaluated architecture is feasible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from hdap.zoo import ZooModel
+
+__all__ = ["NCSResult", "ncs_minimize", "flops_repair"]
+
+MAX_RATE = 0.95
+
+
+def flops_repair(zoo: ZooModel, target_flops: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Map rates to the nearest (uniform push towards MAX_RATE) rates within the FLOPs budget."""
+    def flops(r):
+        return zoo.flops(zoo.widths_from_rates(r))
+
+    def repair(r: np.ndarray) -> np.ndarray:
+        r = np.clip(r, 0, MAX_RATE)
+        if flops(r) <= target_flops:
+            return r
+        lo, hi = 0.0, 1.0
+        for _ in range(20):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if flops(r + mid * (MAX_RATE - r)) > target_flops else (lo, mid)
+        return r + hi * (MAX_RATE - r)
+    return repair
+
+
+@dataclass
+class NCSResult:
+    best_x: np.ndarray
+    best_f: float
+    history: list[float] = field(default_factory=list)   # best fitness after each generation
+    evaluations: int = 0
+
+
+def _bhattacharyya(mu1, s1, mu2, s2) -> float:
+    """Distance between isotropic Gaussians N(mu1, s1^2 I) and N(mu2, s2^2 I)."""
+    d = len(mu1)
+    var = (s1 ** 2 + s2 ** 2) / 2
+    return float(np.sum((mu1 - mu2) ** 2) / (8 * var) + 0.5 * d * np.log(var / (s1 * s2)))
+
+
+def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair: Callable[[np.ndarray], np.ndarray],
+                 rng: np.random.Generator, population: int = 10, generations: int = 100, sigma0: float = 0.1,
+                 epoch: int = 10, r: float = 0.99) -> NCSResult:
+    """Minimise ``fitness`` from around ``x0``; ``repair`` keeps candidates feasible."""
+    d = len(x0)
+    xs = np.array([repair(np.clip(x0 + rng.normal(0, sigma0, d), 0, MAX_RATE)) for _ in range(population)])
+    fs = np.array([fitness(x) for x in xs])
+    sigmas = np.full(population, sigma0)
+    success = np.zeros(population)
+    best = int(np.argmin(fs))
+    result = NCSResult(xs[best].copy(), float(fs[best]), evaluations=population)
+    for t in range(generations):
+        lam = rng.normal(1.0, 0.1 - 0.1 * t / generations)
+        children = np.array([repair(np.clip(xs[i] + rng.normal(0, sigmas[i], d), 0, MAX_RATE)) for i in range(population)])
+        fc = np.array([fitness(x) for x in children])
+        result.evaluations += population
+        shift = min(fs.min(), fc.min())
+        f_par, f_chi = fs - shift + 1e-12, fc - shift + 1e-12
+        total = f_par + f_chi
+
+        def diversity(k, x, s):
+            return min(_bhattacharyya(x, s, xs[j], sigmas[j]) for j in range(population) if j != k)
+
+        d_par = np.array([diversity(i, xs[i], sigmas[i]) for i in range(population)])
+        d_chi = np.array([diversity(i, children[i], sigmas[i]) for i in range(population)])
+        dtot = d_par + d_chi + 1e-12
+        for i in range(population):
+            if fc[i] < result.best_f:
+                result.best_x, result.best_f = children[i].copy(), float(fc[i])
+            if (f_chi[i] / total[i]) / (d_chi[i] / dtot[i] + 1e-12) < lam:
+                xs[i], fs[i] = children[i], fc[i]
+                success[i] += 1
+        if (t + 1) % epoch == 0:
+            rate = success / epoch
+            sigmas = np.where(rate > 0.2, sigmas / r, np.where(rate < 0.2, sigmas * r, sigmas))
+            success[:] = 0
+        result.history.append(result.best_f)
+    return result
