@@ -22,20 +22,30 @@ __all__ = ["NCSResult", "ncs_minimize", "flops_repair"]
 MAX_RATE = 0.95
 
 
-def flops_repair(zoo: ZooModel, target_flops: float) -> Callable[[np.ndarray], np.ndarray]:
-    """Map rates to the nearest (uniform push towards MAX_RATE) rates within the FLOPs budget."""
+def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03) -> Callable[[np.ndarray], np.ndarray]:
+    """Map rates into the band [(1 - slack) x target, target] of FLOPs: too big, push every rate
+    uniformly towards MAX_RATE; too small, shrink every rate towards 0. Methods are then compared
+    at the same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
     def flops(r):
         return zoo.flops(zoo.widths_from_rates(r))
 
-    def repair(r: np.ndarray) -> np.ndarray:
-        r = np.clip(r, 0, MAX_RATE)
-        if flops(r) <= target_flops:
-            return r
+    def bisect(move, too_far) -> float:
         lo, hi = 0.0, 1.0
         for _ in range(20):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if flops(r + mid * (MAX_RATE - r)) > target_flops else (lo, mid)
-        return r + hi * (MAX_RATE - r)
+            lo, hi = (mid, hi) if too_far(move(mid)) else (lo, mid)
+        return hi
+
+    def repair(r: np.ndarray) -> np.ndarray:
+        r = np.clip(r, 0, MAX_RATE)
+        f = flops(r)
+        if f > target_flops:
+            t = bisect(lambda a: r + a * (MAX_RATE - r), lambda x: flops(x) > target_flops)
+            return r + t * (MAX_RATE - r)
+        if f < (1 - slack) * target_flops:
+            t = bisect(lambda a: r * (1 - a), lambda x: flops(x) < (1 - slack) * target_flops)
+            return r * (1 - t)
+        return r
     return repair
 
 
@@ -59,7 +69,8 @@ def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair:
                  epoch: int = 10, r: float = 0.99) -> NCSResult:
     """Minimise ``fitness`` from around ``x0``; ``repair`` keeps candidates feasible."""
     d = len(x0)
-    xs = np.array([repair(np.clip(x0 + rng.normal(0, sigma0, d), 0, MAX_RATE)) for _ in range(population)])
+    # the starting point itself is one individual: the search never ends worse than where it began
+    xs = np.array([repair(np.clip(x0 + (rng.normal(0, sigma0, d) if i else 0), 0, MAX_RATE)) for i in range(population)])
     fs = np.array([fitness(x) for x in xs])
     sigmas = np.full(population, sigma0)
     success = np.zeros(population)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     Field,
@@ -29,7 +30,7 @@ from twin.measurement import MeasurementNoise
 from twin.sku import SKU, list_skus, load_sku
 from twin.workload import Workload, resolve_workload
 
-__all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "load_scenario"]
+__all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "PruningSpec", "load_scenario"]
 
 
 class FleetSpec(StrictModel):
@@ -51,6 +52,23 @@ class DeploymentSpec(StrictModel):
     usage_sigma: float = Field(0.3, ge=0, description="lognormal spread of inference volume per device")
 
 
+class PruningSpec(StrictModel):
+    """What ``hdap run`` does with the fleet (the twin itself ignores this section)."""
+
+    model: str | None = Field(None, description="zoo name to prune (default: deployment.workload)")
+    flops_g: PositiveFloat | None = Field(None, description="FLOPs budget in G multiply-accumulates (default: half)")
+    clusters: int | Literal["auto"] = "auto"
+    k_max: PositiveInt = 8
+    representatives: PositiveInt = 3
+    features: Literal["probes", "paper"] = "probes"
+    surrogate_samples: PositiveInt = 400
+    surrogate: Literal["best", "tree", "layer"] = "best"
+    objective: Literal["weighted_mean", "mean"] = "weighted_mean"
+    population: PositiveInt = 10
+    generations: PositiveInt = 100
+    oracle_devices: PositiveInt = Field(2000, description="devices the oracle's exact objective averages over")
+
+
 class Scenario(StrictModel):
     name: str
     description: str = ""
@@ -63,6 +81,7 @@ class Scenario(StrictModel):
     drift: ConfigurationDrift = ConfigurationDrift()
     environment: Environment = Environment()
     measurement: MeasurementNoise = MeasurementNoise()
+    pruning: PruningSpec = PruningSpec()
     _base_dir: Path = PrivateAttr(default=Path("."))  # the scenario file's folder: relative paths resolve here
 
     @property
