@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from twin._cli import rates, run
+from twin._cli import positive_int, rates, run
 from twin.errors import InputError
 
 __all__ = ["main"]
@@ -28,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", default="digits", help="calibration data for taylor (as for hdap train)")
     pr.add_argument("--seed", type=int, default=0, help="initialisation seed when no weights are given")
     pr.add_argument("--out", required=True, help="FILE.pt; FILE.json is written beside it")
+    rn = sub.add_parser("run", help="prune for a simulated fleet with HDAP and evaluate against baselines")
+    rn.add_argument("scenario", nargs="?", default="scenarios/quickstart.yaml")
+    rn.add_argument("--out", help="output folder (default: reports/<scenario name>)")
+    rn.add_argument("--workers", type=positive_int, default=1)
     tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="zoo name: train from scratch")
@@ -39,6 +43,35 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
     return p
+
+
+def _run(args) -> None:
+    import time
+    from pathlib import Path
+
+    from hdap.pipeline import run_hdap
+    from hdap.prune import prune_to_widths, save_pruned
+    from hdap.report import write_report
+    from twin.output import atomic_dir
+    from twin.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    out = Path(args.out) if args.out else Path("reports") / scenario.name
+    t0 = time.perf_counter()
+    result = run_hdap(scenario, workers=args.workers, progress=True)
+    with atomic_dir(out) as tmp:
+        table = write_report(result, tmp)
+        import torch
+        with torch.random.fork_rng():
+            torch.manual_seed(scenario.seed)
+            full = result.zoo.module()
+        pruned = prune_to_widths(full, result.zoo, result.widths["hdap"])
+        save_pruned(pruned, result.zoo, result.widths["hdap"], tmp / f"{result.zoo.name}_hdap.pt",
+                    scenario=scenario.name, weights=None)
+    print(table.drop(columns="accuracy").to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"profiling {result.profiling_device_seconds / 3600:.1f} device-hours; HDAP estimate "
+          f"{result.estimate_ms:.2f} ms vs exact {result.latency_ms['hdap'].mean():.2f} ms; "
+          f"{time.perf_counter() - t0:.0f} s; wrote {out}/report.md, results.json, figures, pruned model")
 
 
 def _train(args) -> None:
@@ -132,7 +165,7 @@ def _models(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run("hdap", {"models": _models, "prune": _prune, "train": _train}, _parser().parse_args(argv))
+    return run("hdap", {"models": _models, "prune": _prune, "train": _train, "run": _run}, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":
