@@ -61,11 +61,7 @@ def _run(args) -> None:
     result = run_hdap(scenario, workers=args.workers, progress=True)
     with atomic_dir(out) as tmp:
         table = write_report(result, tmp)
-        import torch
-        with torch.random.fork_rng():
-            torch.manual_seed(scenario.seed)
-            full = result.zoo.module()
-        pruned = prune_to_widths(full, result.zoo, result.widths["hdap"])
+        pruned = prune_to_widths(result.zoo.module(seed=scenario.seed), result.zoo, result.widths["hdap"])
         save_pruned(pruned, result.zoo, result.widths["hdap"], tmp / f"{result.zoo.name}_hdap.pt",
                     scenario=scenario.name, weights=None)
     print(table.drop(columns="accuracy").to_string(float_format=lambda v: f"{v:.4g}"))
@@ -75,7 +71,6 @@ def _run(args) -> None:
 
 
 def _train(args) -> None:
-    import torch
 
     from hdap.data import load_data
     from hdap.prune import load_pruned, save_pruned
@@ -87,9 +82,7 @@ def _train(args) -> None:
     if args.model:
         zoo = get_model(args.model)
         widths = list(zoo.full_widths)
-        with torch.random.fork_rng():
-            torch.manual_seed(args.seed)
-            module = zoo.module()
+        module = zoo.module(seed=args.seed)
     else:
         module, spec = load_pruned(args.pruned)
         zoo, widths = get_model(spec["model"]), spec["widths"]
@@ -131,8 +124,7 @@ def _full_model(zoo, weights: str | None, seed: int):
     from torch import nn
 
     if weights is None:
-        torch.manual_seed(seed)
-        return zoo.module()
+        return zoo.module(seed=seed)
     try:
         loaded = torch.load(weights, map_location="cpu", weights_only=False)
     except FileNotFoundError:

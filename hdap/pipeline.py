@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features
@@ -51,10 +50,7 @@ class RunResult:
 
 def _global_magnitude_widths(zoo: ZooModel, target: float, seed: int) -> np.ndarray:
     """Remove the globally smallest-L2 filters (of each unit's first anchor) until the budget holds."""
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        module = zoo.module()
-    layers = dict(module.named_modules())
+    layers = dict(zoo.module(seed=seed).named_modules())
     norms = [layers[a[0]].weight.detach().flatten(1).norm(dim=1).numpy() for a in unit_anchors(zoo.name)]
     norms = [n / n.mean() for n in norms]  # per-layer normalised, as global magnitude pruning does
     order = np.argsort(np.concatenate(norms), kind="stable")

@@ -86,10 +86,6 @@ class FleetState:
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})
 
-    @staticmethod
-    def from_frame(df: pd.DataFrame) -> "FleetState":
-        return FleetState(**{f.name: df[f.name].to_numpy() for f in fields(FleetState)})
-
 
 @dataclass(eq=False)
 class FleetSnapshot:

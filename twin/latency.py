@@ -28,7 +28,7 @@ from twin.fleet import FleetSnapshot, FleetState
 from twin.sku import LAYER_KINDS, SKU
 from twin.workload import ELEMENT_BYTES, Workload
 
-__all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "energy_j"]
+__all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "power_w", "energy_j"]
 
 _KIND = {k: i for i, k in enumerate(LAYER_KINDS)}
 _CHANNEL_ALIGNED = np.array([k in ("conv", "dwconv", "linear") for k in LAYER_KINDS])
@@ -177,11 +177,15 @@ def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:
     return model.snapshot_ms(snapshot)
 
 
-def energy_j(snapshot: FleetSnapshot, latency_ms: np.ndarray) -> np.ndarray:
-    """Energy (J) of one inference: the device's active power, throttling included, over its latency."""
-    s = snapshot.state
-    t = mode_table(snapshot.sku)
+def power_w(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per device (idle, full active, drawn while inferring): the mode's power scaled by the die's
+    power factor; throttled clocks draw proportionally less of the active increment."""
+    t = mode_table(sku)
     idle = t.idle_w[s.power_mode] * s.power_factor
     active = t.power_w[s.power_mode] * s.power_factor
-    power = idle + (active - idle) * s.thermal_throttle * s.supply_throttle
-    return power * latency_ms * 1e-3
+    return idle, active, idle + (active - idle) * (s.thermal_throttle * s.supply_throttle)
+
+
+def energy_j(snapshot: FleetSnapshot, latency_ms: np.ndarray) -> np.ndarray:
+    """Energy (J) of one inference: the power drawn while inferring, over the latency."""
+    return power_w(snapshot.state, snapshot.sku)[2] * latency_ms * 1e-3

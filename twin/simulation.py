@@ -37,7 +37,7 @@ from twin.config_drift import (
 )
 from twin.environment import draw_installation, throttle_for_heat, zone_weather
 from twin.fleet import FleetSnapshot, FleetState
-from twin.latency import LatencyModel, mode_table, slowdowns
+from twin.latency import LatencyModel, power_w, slowdowns
 from twin.manufacturing import draw_birth_traits
 from twin.scenario import Scenario
 from twin.sku import SKU
@@ -132,12 +132,10 @@ def _birth(ctx: _Context, block: int, rng: np.random.Generator) -> FleetState:
 def advance_day(state: FleetState, ctx: _Context, day: int, rng: np.random.Generator) -> None:
     """One day for every device of ``state``: the vectorised physics, in place."""
     sc, sku = ctx.scenario, ctx.sku
-    modes = mode_table(sku)
-    mode, zone = state.power_mode, state.climate_zone
+    zone = state.climate_zone
     state.ambient_c[:] = ctx.zone_peak_c[day][zone] + state.enclosure_c
     state.dust += np.float32(sc.environment.dust_rate_per_year / 365.25) * state.dust_exposure
-    active_w = (modes.power_w[mode] * state.power_factor).astype(np.float32)
-    idle_w = (modes.idle_w[mode] * state.power_factor).astype(np.float32)
+    idle_w, active_w, _ = power_w(state, sku)
     th = sku.thermal
     resistance = np.float32(th.thermal_resistance_c_per_w) * state.thermal_resistance * (1 + state.dust)
     state.thermal_throttle[:], state.junction_c[:] = throttle_for_heat(
@@ -145,10 +143,10 @@ def advance_day(state: FleetState, ctx: _Context, day: int, rng: np.random.Gener
     a, b, g = slowdowns(state, sku)
     latency_s = ctx.latency.latency_s(a, b, g, state.firmware)
     state.latency_ms[:] = latency_s * 1e3
-    power_w = idle_w + (active_w - idle_w) * (state.thermal_throttle * state.supply_throttle)
+    drawn_w = power_w(state, sku)[2]  # with today's thermal throttle
     busy_s = np.minimum(np.float32(sc.deployment.inferences_per_day) * state.usage * latency_s.astype(np.float32),
                         np.float32(SECONDS_PER_DAY))
-    state.energy_wh[:] = (power_w * busy_s + idle_w * (np.float32(SECONDS_PER_DAY) - busy_s)) / np.float32(3600)
+    state.energy_wh[:] = (drawn_w * busy_s + idle_w * (np.float32(SECONDS_PER_DAY) - busy_s)) / np.float32(3600)
     if sc.fleet.battery:
         pack, params = sku.battery, sc.battery
         cell_c = ctx.zone_mean_c[day][zone] + state.enclosure_c

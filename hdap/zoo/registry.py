@@ -67,11 +67,19 @@ class ZooModel:
     def flops(self, widths=None) -> float:
         return self.workload(widths).dense_flops
 
-    def module(self, widths=None):
-        """A freshly initialised torch module with these widths."""
-        widths = list(self.full_widths if widths is None else self.check_widths(widths))
+    def module(self, widths=None, seed: int | None = None):
+        """A freshly initialised torch module with these widths; with ``seed``, its initial weights
+        are drawn under ``torch.random.fork_rng`` so the caller's global generator is untouched."""
+        import torch
+
+        widths = [int(w) for w in (self.full_widths if widths is None else self.check_widths(widths))]
         family, cls = self._module.split(":")
-        return getattr(importlib.import_module(f"hdap.zoo.nets.{family}"), cls)(self.name, [int(w) for w in widths])
+        build = getattr(importlib.import_module(f"hdap.zoo.nets.{family}"), cls)
+        if seed is None:
+            return build(self.name, widths)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return build(self.name, widths)
 
 
 def _entries() -> dict[str, ZooModel]:
