@@ -36,3 +36,14 @@ def test_bad_tables_are_input_errors(tmp_path):
         Workload.from_frame(df)
     with pytest.raises(InputError, match="not found"):
         read_workload(tmp_path / "missing.csv")
+
+
+def test_stride_is_input_rows_per_output_row_and_optional_in_files(tmp_path):
+    assert conv("c", 64, 64, 3, 56, 56, stride=2)["stride"] == 2
+    assert conv("c", 64, 64, 3, 7, 7, stride=2)["stride"] == 2   # 7 -> 4 rows
+    assert conv("c", 64, 64, 1, 56, 56)["stride"] == 1
+    df = get_model("resnet18").workload().to_frame()
+    assert sorted(set(df["stride"])) == [1, 2, 7]                # 7: the global average pool
+    path = tmp_path / "w.csv"
+    df.drop(columns="stride").to_csv(path, index=False)
+    assert set(read_workload(path).stride) == {1}

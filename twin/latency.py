@@ -5,7 +5,8 @@ Per layer l on device i::
     t_il = g_i * o_l * fw(i, kind_l)  +  max(a_i * tc_l, b_i * tm_l)
 
 ``o_l`` is the framework overhead of the layer's kind, ``tc_l`` its compute time on a nominal
-device at the top mode (FLOPs padded to the channel tile, over peak x kind efficiency), ``tm_l``
+device at the top mode (FLOPs padded to whole tiles of output channels and pixels, fewer for
+Winograd 3x3 convs, over peak x kind efficiency), ``tm_l``
 its memory time (bytes over effective bandwidth). Each device scales the three terms differently:
 ``a`` (compute) by mode compute clock, silicon speed, thermal and supply throttling and, on a CPU,
 background load; ``b`` (memory) by memory clock, board memory speed and background traffic; ``g``
@@ -83,6 +84,16 @@ def slowdowns(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return a, b, g
 
 
+def _tile_padding(w: Workload, kind: np.ndarray, sku: SKU) -> np.ndarray:
+    """Work actually done / useful MACs: kernels compute whole tiles of output channels and, for
+    convs (implicit GEMM), of output pixels; a layer with 33 channels pays for 64 on a 32 tile."""
+    def pad(x, tile):
+        return np.ceil(x / tile) * tile / np.maximum(x, 1)
+    conv_like = (kind == _KIND["conv"]) | (kind == _KIND["dwconv"])
+    return np.where(_CHANNEL_ALIGNED[kind], pad(w.c_out, sku.channel_tile), 1.0) \
+        * np.where(conv_like, pad(w.h * w.w, sku.spatial_tile), 1.0)
+
+
 class LatencyModel:
     """A workload compiled for one SKU and framework: evaluates any number of devices fast."""
 
@@ -95,9 +106,9 @@ class LatencyModel:
         kind = workload.kind.astype(np.intp)
         live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
         eff = np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind]
-        tile = sku.channel_tile
-        padded = np.where(_CHANNEL_ALIGNED[kind], np.ceil(workload.c_out / tile) * tile / np.maximum(workload.c_out, 1), 1.0)
-        work = workload.flops * padded
+        work = workload.flops * _tile_padding(workload, kind, sku)
+        winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
+        work = np.where(winograd, work / prof.winograd_speedup, work)
         if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
             eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
         tc = np.where(live, work / ((prof.peak_gmacs or sku.peak_gmacs) * 1e9 * np.maximum(eff, 1e-12)), 0.0)

@@ -48,9 +48,11 @@ class PowerMode(StrictModel):
 class FrameworkProfile(StrictModel):
     """How one framework runs on this SKU: per-layer overhead (us) and compute efficiency per kind.
 
-    A dense conv of W MACs runs at ``efficiency[kind] x W / (W + occupancy_half)``:
-    small convs leave the GPU (or the CPU's cores) partly idle. Kinds listed in ``fused`` are folded into the preceding layer (TensorRT fuses norm, activation
-    and residual add into the conv): they cost neither overhead, compute nor memory traffic.
+    A dense conv of W MACs runs at ``efficiency[kind] x W / (W + occupancy_half)``: on a GPU with
+    many multiprocessors small convs leave some idle. 3x3 stride-1 dense convs run Winograd
+    kernels: ``winograd_speedup`` divides their MACs. Kinds listed in ``fused`` are folded into the
+    preceding layer (TensorRT fuses norm, activation and residual add into the conv): they cost
+    neither overhead, compute nor memory traffic.
     """
 
     overhead_us: dict[LayerKind, float]
@@ -59,6 +61,8 @@ class FrameworkProfile(StrictModel):
     occupancy_half_mmacs: float = Field(0.0, ge=0, description=(
         "work (million MACs) at which a dense conv reaches half its efficiency: small convs cannot "
         "fill the device; 0 disables"))
+    winograd_speedup: float = Field(1.0, ge=1, description=(
+        "MAC reduction of the Winograd kernels this framework picks for 3x3 stride-1 dense convs; 1 disables"))
     fused: list[LayerKind] = []
 
     @model_validator(mode="after")
@@ -117,6 +121,8 @@ class SKU(StrictModel):
     description: str
     peak_gmacs: PositiveFloat = Field(description="peak multiply-accumulates per second (1e9) at the top mode")
     channel_tile: PositiveInt = Field(description="output-channel granularity of the compute kernels")
+    spatial_tile: PositiveInt = Field(1, description="output-pixel granularity of the conv kernels' tiles "
+                                                     "(implicit GEMM rows); 1: no padding")
     element_bytes: Literal[1, 2, 4] = Field(2, description="bytes per tensor element as deployed (fp16: 2)")
     bandwidth_gbs: PositiveFloat = Field(description="DRAM bandwidth at the top memory clock (GB/s)")
     memory_efficiency: float = Field(gt=0, le=1)

@@ -2,7 +2,8 @@
 
 A table has one row per executed layer: its kind, FLOPs (multiply-accumulates, as the pruning
 literature and fvcore count them), bytes read and written (fp32 tensors, 4 bytes per element; a SKU
-that runs fp16 scales them), channels in/out, kernel, groups and output spatial size. It is held as
+that runs fp16 scales them), channels in/out, kernel, stride (input rows per output row), groups
+and output spatial size. It is held as
 numpy columns (fast to build and to consume) and converts to and from pandas / CSV / parquet.
 
 The constructors ``conv``, ``linear``, ``norm`` ... compute a row from shapes, so hand-built tables
@@ -21,13 +22,14 @@ import pandas as pd
 from twin.errors import InputError
 from twin.sku import LAYER_KINDS
 
-__all__ = ["Workload", "COLUMNS", "layer_costs", "conv", "linear", "norm", "activation", "add", "pool", "concat",
+__all__ = ["Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
            "upsample", "read_workload", "resolve_workload"]
 
 ELEMENT_BYTES = 4  # tables count fp32 tensors
 COLUMNS = ("name", "kind", "flops", "bytes_read", "bytes_written", "c_in", "c_out", "kernel",
-           "groups", "h", "w")
-_INT_COLUMNS = ("c_in", "c_out", "kernel", "groups", "h", "w")
+           "stride", "groups", "h", "w")
+_OPTIONAL = {"name": None, "stride": 1}  # columns a user's table may leave out, and their default
+_INT_COLUMNS = ("c_in", "c_out", "kernel", "stride", "groups", "h", "w")
 _FLOAT_COLUMNS = ("flops", "bytes_read", "bytes_written")
 _KIND_CODE = {k: i for i, k in enumerate(LAYER_KINDS)}
 
@@ -43,6 +45,7 @@ class Workload:
     c_in: np.ndarray
     c_out: np.ndarray
     kernel: np.ndarray
+    stride: np.ndarray
     groups: np.ndarray
     h: np.ndarray
     w: np.ndarray
@@ -71,7 +74,7 @@ class Workload:
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, source: str = "workload table") -> "Workload":
-        missing = [c for c in COLUMNS if c not in df.columns and c != "name"]
+        missing = [c for c in COLUMNS if c not in df.columns and c not in _OPTIONAL]
         if missing:
             raise InputError(f"{source}: missing column(s) {', '.join(missing)}; "
                              f"a workload table has columns {', '.join(COLUMNS)}")
@@ -83,7 +86,8 @@ class Workload:
                              f"allowed: {', '.join(LAYER_KINDS)}")
         cols = {}
         for c in _FLOAT_COLUMNS + _INT_COLUMNS:
-            values = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64)
+            column = df[c] if c in df.columns else pd.Series(_OPTIONAL[c], index=df.index)
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
             if not np.all(np.isfinite(values)) or np.any(values < 0):
                 raise InputError(f"{source}: {c}: every value must be a number >= 0")
             cols[c] = values if c in _FLOAT_COLUMNS else values.astype(np.int64)
@@ -132,6 +136,11 @@ def read_workload(path: str | Path) -> Workload:
 
 # -- costs: the one place FLOPs and bytes are computed from shapes -------------------------------
 
+def stride_of(h_in, h):
+    """Input rows per output row (1 for same-size and upsampling layers)."""
+    return np.maximum(1, np.rint(np.asarray(h_in, np.float64) / np.maximum(h, 1))).astype(np.int64)
+
+
 def layer_costs(kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias=False):
     """(FLOPs, bytes read, bytes written) of layers; every argument a scalar or an array.
 
@@ -158,7 +167,7 @@ def layer_costs(kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias=False)
 def _row(name, kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias=False) -> dict:
     flops, read, written = layer_costs(kind, c_in, c_out, kernel, groups, h_in, w_in, h, w, bias)
     return dict(name=name, kind=kind, flops=float(flops), bytes_read=float(read), bytes_written=float(written),
-                c_in=c_in, c_out=c_out, kernel=kernel, groups=groups, h=h, w=w)
+                c_in=c_in, c_out=c_out, kernel=kernel, stride=int(stride_of(h_in, h)), groups=groups, h=h, w=w)
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from twin.sku import LAYER_KINDS
-from twin.workload import Workload, conv_out, layer_costs
+from twin.workload import Workload, conv_out, layer_costs, stride_of
 
 __all__ = ["Ch", "NetSpec", "Template"]
 
@@ -147,4 +147,5 @@ class Template:
         flops, read, written = layer_costs(self.kind, c_in, c_out, self.kernel, groups, self.h_in, self.w_in,
                                            self.h, self.w, self.bias)
         return Workload(kind=self.kind, flops=flops, bytes_read=read, bytes_written=written, c_in=c_in,
-                        c_out=c_out, kernel=self.kernel, groups=groups, h=self.h, w=self.w)
+                        c_out=c_out, kernel=self.kernel, stride=stride_of(self.h_in, self.h), groups=groups,
+                        h=self.h, w=self.w)

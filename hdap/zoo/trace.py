@@ -17,7 +17,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from twin.errors import InputError
 from twin.sku import LAYER_KINDS
-from twin.workload import Workload, layer_costs
+from twin.workload import Workload, layer_costs, stride_of
 
 __all__ = ["trace_workload"]
 
@@ -101,5 +101,5 @@ def trace_workload(module: nn.Module, input_shape: tuple[int, ...]) -> Workload:
     flops, read, written = layer_costs(list(kinds), *cols)
     ints = [np.asarray(c, np.int64) for c in cols[:8]]
     return Workload(kind=np.array([LAYER_KINDS.index(k) for k in kinds], np.int8), flops=flops, bytes_read=read,
-                    bytes_written=written, c_in=ints[0], c_out=ints[1], kernel=ints[2], groups=ints[3],
-                    h=ints[6], w=ints[7])
+                    bytes_written=written, c_in=ints[0], c_out=ints[1], kernel=ints[2],
+                    stride=stride_of(ints[4], ints[6]), groups=ints[3], h=ints[6], w=ints[7])
