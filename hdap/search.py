@@ -22,29 +22,33 @@ __all__ = ["NCSResult", "ncs_minimize", "flops_repair"]
 MAX_RATE = 0.95
 
 
-def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03) -> Callable[[np.ndarray], np.ndarray]:
+def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
+                 floor: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Map rates into the band [(1 - slack) x target, target] of FLOPs: too big, push every rate
-    uniformly towards MAX_RATE; too small, shrink every rate towards 0. Methods are then compared
-    at the same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
+    uniformly towards MAX_RATE; too small, shrink every rate towards ``floor`` (default 0: the
+    rates an already pruned network has, so no unit grows back). Methods are then compared at the
+    same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
+    lo = np.zeros(zoo.n_units) if floor is None else np.asarray(floor, dtype=np.float64)
+
     def flops(r):
         return zoo.flops(zoo.widths_from_rates(r))
 
     def bisect(move, too_far) -> float:
-        lo, hi = 0.0, 1.0
+        a, b = 0.0, 1.0
         for _ in range(20):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if too_far(move(mid)) else (lo, mid)
-        return hi
+            mid = (a + b) / 2
+            a, b = (mid, b) if too_far(move(mid)) else (a, mid)
+        return b
 
     def repair(r: np.ndarray) -> np.ndarray:
-        r = np.clip(r, 0, MAX_RATE)
+        r = np.clip(r, lo, MAX_RATE)
         f = flops(r)
         if f > target_flops:
             t = bisect(lambda a: r + a * (MAX_RATE - r), lambda x: flops(x) > target_flops)
             return r + t * (MAX_RATE - r)
         if f < (1 - slack) * target_flops:
-            t = bisect(lambda a: r * (1 - a), lambda x: flops(x) < (1 - slack) * target_flops)
-            return r * (1 - t)
+            t = bisect(lambda a: lo + (r - lo) * (1 - a), lambda x: flops(x) < (1 - slack) * target_flops)
+            return lo + (r - lo) * (1 - t)
         return r
     return repair
 
@@ -55,6 +59,14 @@ class NCSResult:
     best_f: float
     history: list[float] = field(default_factory=list)   # best fitness after each generation
     evaluations: int = 0
+    archive: list[tuple[float, np.ndarray]] = field(default_factory=list)  # best distinct candidates, best first
+
+    def _offer(self, f: float, x: np.ndarray, keep: int) -> None:
+        if any(np.array_equal(x, y) for _, y in self.archive):
+            return
+        self.archive.append((float(f), x.copy()))
+        self.archive.sort(key=lambda t: t[0])
+        del self.archive[keep:]
 
 
 def _bhattacharyya(mu1, s1, mu2, s2) -> float:
@@ -66,8 +78,10 @@ def _bhattacharyya(mu1, s1, mu2, s2) -> float:
 
 def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair: Callable[[np.ndarray], np.ndarray],
                  rng: np.random.Generator, population: int = 10, generations: int = 100, sigma0: float = 0.1,
-                 epoch: int = 10, r: float = 0.99) -> NCSResult:
-    """Minimise ``fitness`` from around ``x0``; ``repair`` keeps candidates feasible."""
+                 epoch: int = 10, r: float = 0.99, archive: int = 10, progress=None) -> NCSResult:
+    """Minimise ``fitness`` from around ``x0``; ``repair`` keeps candidates feasible. The result
+    keeps the ``archive`` best distinct candidates seen; ``progress`` (a tqdm bar) advances once
+    per generation."""
     d = len(x0)
     # the starting point itself is one individual: the search never ends worse than where it began
     xs = np.array([repair(np.clip(x0 + (rng.normal(0, sigma0, d) if i else 0), 0, MAX_RATE)) for i in range(population)])
@@ -76,6 +90,8 @@ def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair:
     success = np.zeros(population)
     best = int(np.argmin(fs))
     result = NCSResult(xs[best].copy(), float(fs[best]), evaluations=population)
+    for f, x in zip(fs, xs):
+        result._offer(f, x, archive)
     for t in range(generations):
         lam = rng.normal(1.0, 0.1 - 0.1 * t / generations)
         children = np.array([repair(np.clip(xs[i] + rng.normal(0, sigmas[i], d), 0, MAX_RATE)) for i in range(population)])
@@ -92,6 +108,7 @@ def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair:
         d_chi = np.array([diversity(i, children[i], sigmas[i]) for i in range(population)])
         dtot = d_par + d_chi + 1e-12
         for i in range(population):
+            result._offer(fc[i], children[i], archive)
             if fc[i] < result.best_f:
                 result.best_x, result.best_f = children[i].copy(), float(fc[i])
             if (f_chi[i] / total[i]) / (d_chi[i] / dtot[i] + 1e-12) < lam:
@@ -102,4 +119,6 @@ def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair:
             sigmas = np.where(rate > 0.2, sigmas / r, np.where(rate < 0.2, sigmas * r, sigmas))
             success[:] = 0
         result.history.append(result.best_f)
+        if progress is not None:
+            progress.update(1)
     return result

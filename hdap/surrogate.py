@@ -4,12 +4,17 @@ Two models of the same measurements:
 
 - ``TreeSurrogate`` (the paper's): gradient-boosted trees, per-unit pruning rates in, cluster-mean
   latency out (fitted in log space).
-- ``LayerSurrogate`` (structured): latency as a non-negative sum over the architecture's layers
-  (per layer kind: a cost per layer, per FLOP and per byte) from its analytic workload table,
-  by non-negative least squares. Its coefficients read as overheads and throughputs.
+- ``LayerSurrogate`` (structured): latency as a non-negative sum over the architecture's layers,
+  read off its analytic workload table. Layers are grouped by what sets their speed (kind,
+  kernel, stride, map size); per group, a cost per layer, per MAC and per byte, fitted by
+  non-negative least squares on relative error. MACs count whole blocks of output channels
+  (kernels compute channels in tiles); the block size is not known to HDAP, so it is chosen
+  among ``ALIGNMENTS`` by cross-validation. Its coefficients read as overheads and throughputs.
 
-``fit_cluster_surrogate`` fits both on 80 % of the samples and keeps whichever has the lower
-held-out MAPE; it reports both, with Spearman rank correlation, and the profiling cost.
+Sub-networks are sampled where the search will look: half in the FLOPs band of the budgets the
+search uses, half spread from light to heavy pruning. ``fit_cluster_surrogate`` fits both models
+on 80 % of the samples and keeps the one with the lower held-out MAPE; it reports both, with
+Spearman rank correlation, and the profiling cost.
 """
 
 from __future__ import annotations
@@ -22,16 +27,38 @@ from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from hdap.fleet import Fleet
+from hdap.search import MAX_RATE, flops_repair
 from hdap.zoo import ZooModel
-from twin.sku import LAYER_KINDS
 
-__all__ = ["sample_rates", "profile", "TreeSurrogate", "LayerSurrogate", "ClusterSurrogate", "fit_cluster_surrogate"]
+__all__ = ["ALIGNMENTS", "sample_rates", "sample_architectures", "profile", "TreeSurrogate", "LayerSurrogate",
+           "ClusterSurrogate", "fit_cluster_surrogate", "SURROGATE_KINDS"]
+
+SURROGATE_KINDS = ("best", "tree", "layer")
+ALIGNMENTS = (1, 8, 16, 32, 64)
+_DENSE_KINDS = 3  # conv, dwconv, linear: the first three LAYER_KINDS
 
 
 def sample_rates(n_units: int, n: int, rng: np.random.Generator, high: float = 0.9) -> np.ndarray:
     """Random per-unit pruning rates; a per-sample scale spreads them over light and heavy pruning."""
     scale = rng.uniform(0, high, (n, 1))
     return np.clip(scale * rng.uniform(0.3, 1.7, (n, n_units)), 0, high)
+
+
+def sample_architectures(zoo: ZooModel, budgets: list[float], n: int, rng: np.random.Generator,
+                         floor: np.ndarray | None = None) -> np.ndarray:
+    """``n`` rate vectors: half repaired into the FLOPs band of one of ``budgets`` (random
+    directions around uniform pruning), half spread from light to heavy pruning. ``floor``: rates
+    the architecture already has (no unit grows back)."""
+    floor = np.zeros(zoo.n_units) if floor is None else floor
+    n_band = n // 2
+    repairs = [flops_repair(zoo, b, floor=floor) for b in budgets]
+    band = []
+    for i in range(n_band):
+        repair = repairs[i % len(repairs)]
+        start = repair(np.full(zoo.n_units, floor.mean()))
+        band.append(repair(np.clip(start + rng.normal(0, 0.25, zoo.n_units), floor, MAX_RATE)))
+    spread = np.maximum(sample_rates(zoo.n_units, n - n_band, rng), floor)
+    return np.vstack([np.array(band).reshape(-1, zoo.n_units), spread])
 
 
 def profile(fleet: Fleet, zoo: ZooModel, device_ids, rates: np.ndarray, repeats: int = 5) -> np.ndarray:
@@ -53,32 +80,68 @@ class TreeSurrogate:
         return np.exp(self.model_.predict(np.atleast_2d(rates)))
 
 
-def layer_features(zoo: ZooModel, rates: np.ndarray) -> np.ndarray:
-    """Per architecture: per layer kind, the number of layers, MFLOPs and MB moved."""
-    k = len(LAYER_KINDS)
+def _layer_groups(zoo: ZooModel) -> tuple[np.ndarray, int]:
+    """Per layer, the index of its group: layers of one kind, kernel, stride and map size."""
+    w = zoo.workload()
+    keys = list(zip(w.kind.tolist(), w.kernel.tolist(), w.stride.tolist(), w.h.tolist()))
+    names = sorted(set(keys))
+    return np.array([names.index(k) for k in keys]), len(names)
+
+
+def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.ndarray:
+    """Per architecture and layer group: the number of layers, MMACs (output channels counted in
+    whole blocks of ``alignment``) and MB moved."""
+    group, n = _layer_groups(zoo)
     rows = []
     for r in np.atleast_2d(rates):
         w = zoo.workload(zoo.widths_from_rates(r))
-        kind = w.kind.astype(np.intp)
-        rows.append(np.concatenate([np.bincount(kind, minlength=k), np.bincount(kind, w.flops, k) / 1e6,
-                                    np.bincount(kind, w.bytes_read + w.bytes_written, k) / 1e6]))
+        dense = w.kind < _DENSE_KINDS
+        padded = np.where(dense, np.ceil(w.c_out / alignment) * alignment / np.maximum(w.c_out, 1), 1.0)
+        rows.append(np.concatenate([np.bincount(group, minlength=n), np.bincount(group, w.flops * padded, n) / 1e6,
+                                    np.bincount(group, w.bytes_read + w.bytes_written, n) / 1e6]))
     return np.array(rows)
 
 
+def _nnls_relative(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative coefficients minimising squared relative error; returns (coef, column scale)."""
+    scale = np.maximum(x.max(axis=0), 1e-12)
+    coef, _ = nnls(x / scale / y[:, None], np.ones(len(y)))
+    return coef, scale
+
+
 class LayerSurrogate:
+    def __init__(self, alignments: tuple[int, ...] = ALIGNMENTS, folds: int = 5, random_state: int = 0):
+        self.alignments = alignments
+        self.folds = folds
+        self.random_state = random_state
+
     def fit(self, zoo: ZooModel, rates: np.ndarray, latency_ms: np.ndarray) -> "LayerSurrogate":
-        x = layer_features(zoo, rates)
-        self.scale_ = np.maximum(x.max(axis=0), 1e-12)
-        # relative error: divide each row by its target so NNLS minimises squared relative error
-        self.coef_, _ = nnls(x / self.scale_ / latency_ms[:, None], np.ones(len(latency_ms)))
+        fold = np.random.default_rng(self.random_state).permutation(len(latency_ms)) % self.folds
+        self.cv_mape_ = {}
+        for a in self.alignments:
+            x = layer_features(zoo, rates, a)
+            errors = []
+            for k in range(self.folds):
+                coef, scale = _nnls_relative(x[fold != k], latency_ms[fold != k])
+                errors.append(np.abs(x[fold == k] / scale @ coef / latency_ms[fold == k] - 1))
+            self.cv_mape_[a] = float(np.mean(np.concatenate(errors)))
+        self.alignment_ = min(self.cv_mape_, key=self.cv_mape_.get)
+        self.coef_, self.scale_ = _nnls_relative(layer_features(zoo, rates, self.alignment_), latency_ms)
         return self
 
     def predict(self, zoo: ZooModel, rates: np.ndarray) -> np.ndarray:
-        return layer_features(zoo, rates) / self.scale_ @ self.coef_
+        return layer_features(zoo, rates, self.alignment_) / self.scale_ @ self.coef_
 
 
 def _mape(pred, true) -> float:
     return float(np.mean(np.abs(pred / true - 1)))
+
+
+def _spearman(pred, true) -> float | None:
+    """Rank correlation; None where it is undefined (a constant prediction or target)."""
+    if np.ptp(pred) == 0 or np.ptp(true) == 0:
+        return None
+    return float(spearmanr(pred, true).statistic)
 
 
 @dataclass
@@ -87,25 +150,29 @@ class ClusterSurrogate:
     kind: str
     holdout: dict = field(default_factory=dict)   # {"tree": {"mape":..., "spearman":...}, "layer": {...}}
     profiling_device_seconds: float = 0.0
+    samples: int = 0
 
     def predict(self, zoo: ZooModel, rates) -> np.ndarray:
         return self.model.predict(zoo, rates)
 
 
-def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, n_samples: int = 500, repeats: int = 5,
-                          choice: str = "best", seed: int = 0) -> ClusterSurrogate:
-    """Profile ``n_samples`` random sub-networks on the representatives, fit both models, pick one."""
+def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, budgets: list[float], n_samples: int = 400,
+                          repeats: int = 5, choice: str = "best", seed: int = 0,
+                          floor: np.ndarray | None = None) -> ClusterSurrogate:
+    """Profile ``n_samples`` sub-networks on the representatives, fit both models, pick one."""
+    if choice not in SURROGATE_KINDS:
+        raise ValueError(f"surrogate must be one of {', '.join(SURROGATE_KINDS)}, got {choice!r}")
     rng = np.random.default_rng(seed)
     spent = fleet.profiling_device_seconds
-    rates = sample_rates(zoo.n_units, n_samples, rng)
+    rates = sample_architectures(zoo, budgets, n_samples, rng, floor)
     latency = profile(fleet, zoo, representatives, rates, repeats)
     test = rng.random(n_samples) < 0.2
     holdout, models = {}, {}
-    for name, model in (("tree", TreeSurrogate(seed)), ("layer", LayerSurrogate())):
+    for name, model in (("tree", TreeSurrogate(seed)), ("layer", LayerSurrogate(random_state=seed))):
         models[name] = model.fit(zoo, rates[~test], latency[~test])
         pred = model.predict(zoo, rates[test])
         holdout[name] = {"mape": _mape(pred, latency[test]),
-                         "spearman": float(spearmanr(pred, latency[test]).statistic)}
+                         "spearman": _spearman(pred, latency[test])}
     kind = min(holdout, key=lambda k: holdout[k]["mape"]) if choice == "best" else choice
     models[kind].fit(zoo, rates, latency)  # refit the chosen model on every sample
-    return ClusterSurrogate(models[kind], kind, holdout, fleet.profiling_device_seconds - spent)
+    return ClusterSurrogate(models[kind], kind, holdout, fleet.profiling_device_seconds - spent, n_samples)

@@ -9,6 +9,7 @@ from hdap.cluster import FleetClustering
 from hdap.features import measure_features, probe_set
 from hdap.fleet import TwinFleet, TwinGroundTruth
 from hdap.zoo import get_model
+from twin.fleet import FleetSnapshot
 from twin.measurement import MeasurementNoise
 
 
@@ -40,8 +41,10 @@ def test_fleet_interface_lists_devices_and_charges_for_measurements():
 def test_probe_features_separate_the_kinds_and_auto_k_finds_three():
     snap, group = _three_kinds_of_device()
     fleet = TwinFleet(snap, MeasurementNoise(sigma=0.02), seed=0)
-    x = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"))
+    x, unpruned = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"))
     assert x.shape == (900, len(probe_set(get_model("resnet50"))))
+    truth = TwinGroundTruth(snap).latency_ms(get_model("resnet50").workload())
+    np.testing.assert_allclose(unpruned, truth, rtol=0.1)
     c = FleetClustering(random_state=0).fit(x)
     assert c.n_clusters_ == 3 and max(c.k_scores_, key=c.k_scores_.get) == 3
     assert adjusted_rand_score(group, c.labels_) > 0.95
@@ -53,8 +56,16 @@ def test_probe_features_separate_the_kinds_and_auto_k_finds_three():
 def test_paper_features_are_repeats_of_the_unpruned_network():
     snap, group = _three_kinds_of_device(50)
     fleet = TwinFleet(snap, seed=0)
-    x = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"), kind="paper", repeats=8)
-    assert x.shape == (150, 8)
+    x, unpruned = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"), kind="paper", repeats=8)
+    assert x.shape == (150, 8) and np.all(np.diff(x, axis=1) >= 0)  # sorted repeats
+    np.testing.assert_allclose(unpruned, np.exp(np.median(x, axis=1)), rtol=0.01)
+
+
+def test_probes_survive_tensorrt_fusion():
+    snap, _ = _three_kinds_of_device(20)
+    fleet = TwinFleet(FleetSnapshot(snap.state, snap.sku, "tensorrt", snap.firmware_overhead), seed=0)
+    x, _ = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"))
+    assert np.all(np.isfinite(x))
 
 
 def test_fixed_k_and_large_fleets_use_minibatch():

@@ -4,7 +4,6 @@ from conftest import snapshot
 from hdap.fleet import TwinFleet, TwinGroundTruth
 from hdap.prune import widths_for_flops
 from hdap.search import MAX_RATE, flops_repair, ncs_minimize
-from hdap.surrogate import fit_cluster_surrogate
 from hdap.zoo import get_model
 
 
@@ -29,20 +28,27 @@ def test_ncs_minimises_a_separable_function_and_is_seeded():
     assert all(a >= b for a, b in zip(runs[0].history, runs[0].history[1:]))  # best-so-far never worsens
 
 
-def test_search_never_ends_worse_than_its_uniform_start_and_stays_in_the_budget():
-    # In this twin latency at fixed FLOPs barely depends on where the FLOPs sit (exact-fitness NCS
-    # gains ~0.3 % on ResNet-50 at 1 GFLOPs): the property that holds is no regression.
+def test_repair_never_grows_a_unit_back():
     zoo = get_model("resnet50")
-    truth = TwinGroundTruth(snapshot(n=1))
+    floor = np.linspace(0.1, 0.6, 16)
+    repair = flops_repair(zoo, 0.8e9, floor=floor)
+    for r in np.random.default_rng(1).uniform(0, 0.95, (10, 16)):
+        fixed = repair(r)
+        assert np.all(fixed >= floor - 1e-12) and zoo.flops(zoo.widths_from_rates(fixed)) <= 0.8e9
+
+
+def test_search_finds_where_flops_are_cheap_on_tensorrt():
+    # on a Nano running TensorRT, FLOPs in small maps (7x7 pays for 64-pixel tiles) and in strided or
+    # 1x1 convs (no Winograd) cost more: at equal FLOPs an exact-fitness search beats uniform pruning
+    zoo = get_model("resnet50")
+    truth = TwinGroundTruth(snapshot(n=1, framework="tensorrt"))
 
     def exact(r):
         return float(truth.latency_ms(zoo.workload(zoo.widths_from_rates(r)))[0])
 
     x0 = 1 - widths_for_flops(zoo, 1.0e9) / np.array(zoo.full_widths)
-    res = ncs_minimize(exact, x0, flops_repair(zoo, 1.0e9), np.random.default_rng(0), generations=30)
-    assert res.best_f <= exact(x0)
+    res = ncs_minimize(exact, x0, flops_repair(zoo, 1.0e9), np.random.default_rng(0), generations=60)
+    assert res.best_f < 0.96 * exact(x0)
     assert 0.97e9 <= zoo.flops(zoo.widths_from_rates(res.best_x)) <= 1.0e9
-    surrogate = fit_cluster_surrogate(TwinFleet(snapshot(n=3), seed=0), zoo, [0, 1, 2], n_samples=300)
-    guided = ncs_minimize(lambda r: float(surrogate.predict(zoo, r)[0]), x0, flops_repair(zoo, 1.0e9),
-                          np.random.default_rng(0), generations=30)
-    assert exact(guided.best_x) <= 1.02 * exact(x0)
+    assert res.archive[0][0] == res.best_f and len(res.archive) == 10
+    assert all(a[0] <= b[0] for a, b in zip(res.archive, res.archive[1:]))
