@@ -46,28 +46,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args) -> None:
-    import time
     from pathlib import Path
 
     from hdap.pipeline import run_hdap
-    from hdap.prune import prune_to_widths, save_pruned
+    from hdap.prune import save_pruned
     from hdap.report import write_report
-    from twin.output import atomic_dir
+    from twin.output import atomic_dir, run_record
     from twin.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, for_pruning=True)
     out = Path(args.out) if args.out else Path("reports") / scenario.name
-    t0 = time.perf_counter()
     result = run_hdap(scenario, workers=args.workers, progress=True)
     with atomic_dir(out) as tmp:
         table = write_report(result, tmp)
-        pruned = prune_to_widths(result.zoo.module(seed=scenario.seed), result.zoo, result.widths["hdap"])
-        save_pruned(pruned, result.zoo, result.widths["hdap"], tmp / f"{result.zoo.name}_hdap.pt",
-                    scenario=scenario.name, weights=None)
-    print(table.drop(columns="accuracy").to_string(float_format=lambda v: f"{v:.4g}"))
+        (tmp / "run.json").write_text(run_record(scenario, command="hdap run"))
+        save_pruned(result.module, result.zoo, result.widths["hdap"], tmp / f"{result.zoo.name}_hdap.pt",
+                    scenario=scenario.name, accuracy=result.accuracy["hdap"],
+                    trained=scenario.pruning.data is not None)
+    shown = table if table["accuracy"].notna().any() else table.drop(columns="accuracy")
+    print(shown.to_string(float_format=lambda v: f"{v:.4g}"))
+    exact = result.latency_ms["hdap"].mean()
     print(f"profiling {result.profiling_device_seconds / 3600:.1f} device-hours; HDAP estimate "
-          f"{result.estimate_ms:.2f} ms vs exact {result.latency_ms['hdap'].mean():.2f} ms; "
-          f"{time.perf_counter() - t0:.0f} s; wrote {out}/report.md, results.json, figures, pruned model")
+          f"{result.estimate_ms:.2f} ms vs exact {exact:.2f} ms ({result.estimate_ms / exact - 1:+.1%}); "
+          f"wall time {sum(result.timings_s.values()):.0f} s ("
+          + ", ".join(f"{k} {v:.0f} s" for k, v in result.timings_s.items()) + f"); wrote {out}/")
 
 
 def _train(args) -> None:
@@ -98,14 +100,14 @@ def _train(args) -> None:
 def _prune(args) -> None:
     from pathlib import Path
 
-    from hdap.prune import prune_to_widths, save_pruned, widths_for_flops
+    from hdap.prune import load_full_model, prune_to_widths, save_pruned, widths_for_flops
     from hdap.zoo import get_model
 
     zoo = get_model(args.model)
     if not args.out.endswith(".pt"):
         raise InputError(f"--out must name a .pt file, got {args.out!r}")
     widths = zoo.widths_from_rates(args.rates) if args.rates is not None else widths_for_flops(zoo, args.flops * 1e9)
-    module = _full_model(zoo, args.weights, args.seed)
+    module = load_full_model(zoo, args.weights, args.seed)
     calibration = None
     if args.importance == "taylor":
         from hdap.data import load_data
@@ -117,28 +119,6 @@ def _prune(args) -> None:
           f"({spec['flops'] / zoo.flops():.1%}), {zoo.params() / 1e6:.4g} -> {spec['params'] / 1e6:.4g} M params")
     print(f"widths: {','.join(map(str, spec['widths']))}")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
-
-
-def _full_model(zoo, weights: str | None, seed: int):
-    import torch
-    from torch import nn
-
-    if weights is None:
-        return zoo.module(seed=seed)
-    try:
-        loaded = torch.load(weights, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise InputError(f"{weights}: weights file not found") from None
-    except Exception as exc:  # torch raises many types for files it cannot read
-        raise InputError(f"{weights}: not a torch file ({exc.__class__.__name__})") from None
-    if isinstance(loaded, nn.Module):
-        loaded = loaded.state_dict()
-    module = zoo.module()
-    try:
-        module.load_state_dict(loaded)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise InputError(f"{weights}: not weights of a full {zoo.name}: {str(exc).splitlines()[0]}") from None
-    return module
 
 
 def _models(args) -> None:

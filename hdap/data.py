@@ -21,7 +21,7 @@ from torch.utils.data import TensorDataset
 
 from twin.errors import InputError
 
-__all__ = ["digits", "image_folder", "cifar10", "load_data"]
+__all__ = ["digits", "image_folder", "cifar10", "load_data", "hold_out"]
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm"}
 
@@ -96,6 +96,11 @@ def cifar10(path: str | Path) -> tuple[TensorDataset, TensorDataset]:
     mean, std = x_train.mean(dim=(0, 2, 3), keepdim=True), x_train.std(dim=(0, 2, 3), keepdim=True)
     return (TensorDataset((x_train - mean) / std, torch.cat([p[1] for p in parts])),
             TensorDataset((x_test - mean) / std, y_test))
+
+
+def hold_out(data: TensorDataset, share: float, seed: int) -> tuple[TensorDataset, TensorDataset]:
+    """A stratified, seeded split of a training set into (fit, held-out)."""
+    return _split(*data.tensors, share, seed)
 
 
 def load_data(ref: str, size: int = 32, seed: int = 0):

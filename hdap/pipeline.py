@@ -2,34 +2,54 @@
 
 Steps: simulate the scenario to its deployment day; measure every device's hardware-response
 features (through the fleet interface, charged); cluster; profile random sub-networks on each
-cluster's representatives and fit its surrogate; search per-unit pruning rates with NCS against
-the population-weighted surrogate objective under the FLOPs budget. Baselines on the same fleet
-and budget: uniform pruning, FLOPs-driven global magnitude pruning, the same search against one
-nominal factory-fresh device (single-device hardware-aware pruning), and an oracle searching
-with the exact latency of a device sample. Every method is then evaluated exactly on every device.
+cluster's representatives and fit its surrogate; then, in ``rounds`` steps towards the FLOPs
+budget, search per-unit pruning rates with NCS against the fleet estimate (under the accuracy
+floor), prune with Torch-Pruning and fine-tune. Baselines on the same fleet and budget: uniform
+pruning, FLOPs-driven global magnitude pruning, the same search against one nominal
+factory-fresh device (single-device hardware-aware pruning), and an oracle searching with the
+exact latency of every device. Every method is then evaluated exactly on every device.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm import tqdm
 
+from hdap.baselines import global_magnitude_widths, uniform_widths
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features
 from hdap.fleet import TwinFleet, TwinGroundTruth
-from hdap.prune import unit_anchors, widths_for_flops
-from hdap.search import flops_repair, ncs_minimize
-from hdap.surrogate import fit_cluster_surrogate
+from hdap.importance import ImportanceProxy
+from hdap.objective import FleetEstimate, fleet_statistic
+from hdap.prune import prune_to_widths
+from hdap.search import NCSResult, flops_repair, ncs_minimize
+from hdap.surrogate import ClusterSurrogate, fit_cluster_surrogate, sample_architectures
 from hdap.zoo import ZooModel, get_model
-from twin.errors import InputError
 from twin.fleet import FleetSnapshot, FleetState
 from twin.scenario import Scenario
 from twin.simulation import simulate
 
-__all__ = ["RunResult", "run_hdap"]
+__all__ = ["METHODS", "Round", "RunResult", "run_hdap"]
 
 METHODS = ("unpruned", "hdap", "uniform_l2", "global_magnitude", "single_device", "oracle")
+INFEASIBLE = 1e9  # fitness of a candidate under the accuracy floor (plus its shortfall)
+DEFAULT_SLO_FACTOR = 1.25
+
+
+@dataclass
+class Round:
+    """One search-prune-fine-tune round of HDAP."""
+
+    budget_flops: float
+    widths: list[int]
+    objective: float                      # the fleet estimate's value for the chosen widths
+    history: list[float]                  # best fitness per generation
+    held_out_pruned: float | None = None  # held-out accuracy after pruning (batch norm re-estimated)
+    held_out_tuned: float | None = None   # ... and after fine-tuning
+    candidates_checked: int = 0           # pruned and measured to meet the accuracy floor
 
 
 @dataclass
@@ -38,87 +58,151 @@ class RunResult:
     zoo: ZooModel
     widths: dict[str, np.ndarray]
     latency_ms: dict[str, np.ndarray]          # exact, every device
+    accuracy: dict[str, float | None]          # test accuracy after fine-tuning (None: no data)
     labels: np.ndarray
     weights: np.ndarray
-    surrogates: list = field(default_factory=list)
-    search_history: dict[str, list[float]] = field(default_factory=dict)
-    estimate_ms: float = 0.0                  # HDAP's own estimate of its fleet mean
-    profiling_device_seconds: float = 0.0
+    surrogates: list[ClusterSurrogate]
+    rounds: list[Round]
+    search_history: dict[str, list[float]]
+    estimate_ms: float                         # HDAP's own estimate of its fleet mean
+    profiling_device_seconds: float
+    slo_ms: float
     k_scores: dict = field(default_factory=dict)
-    surrogate_check: list = field(default_factory=list)   # (cluster, predicted, measured) on fresh archs
+    surrogate_check: list = field(default_factory=list)   # (cluster, predicted, exact) on fresh architectures
+    timings_s: dict[str, float] = field(default_factory=dict)
+    module: object = None                      # HDAP's pruned torch module (fine-tuned with data)
 
 
-def _global_magnitude_widths(zoo: ZooModel, target: float, seed: int) -> np.ndarray:
-    """Remove the globally smallest-L2 filters (of each unit's first anchor) until the budget holds."""
-    layers = dict(zoo.module(seed=seed).named_modules())
-    norms = [layers[a[0]].weight.detach().flatten(1).norm(dim=1).numpy() for a in unit_anchors(zoo.name)]
-    norms = [n / n.mean() for n in norms]  # per-layer normalised, as global magnitude pruning does
-    order = np.argsort(np.concatenate(norms), kind="stable")
-    owner = np.concatenate([np.full(len(n), u) for u, n in enumerate(norms)])
-    widths = np.array(zoo.full_widths)
-    step = max(1, len(order) // 200)
-    for start in range(0, len(order), step):
-        if zoo.flops(widths) <= target:
-            break
-        for u in owner[order[start:start + step]]:
-            widths[u] = max(1, widths[u] - 1)
-    return widths
+def _budgets(zoo: ZooModel, target: float, rounds: int) -> list[float]:
+    """Geometric steps from the full network's FLOPs down to the target."""
+    full = zoo.flops()
+    return [full * (target / full) ** ((t + 1) / rounds) for t in range(rounds)]
 
 
-def _search(zoo, fitness, target, cfg, seed) -> tuple[np.ndarray, list[float]]:
-    x0 = 1 - widths_for_flops(zoo, target) / np.array(zoo.full_widths)
-    res = ncs_minimize(fitness, x0, flops_repair(zoo, target), np.random.default_rng(seed),
-                       population=cfg.population, generations=cfg.generations)
-    return zoo.widths_from_rates(res.best_x), res.history
+def _search(zoo: ZooModel, objective, budget: float, floor_rates: np.ndarray, proxy: ImportanceProxy,
+            accuracy_floor: float, cfg, seed: int, desc: str, progress: bool) -> NCSResult:
+    """NCS from uniform pruning of the current widths, within the budget, above the proxy floor."""
+    repair = flops_repair(zoo, budget, floor=floor_rates)
+    x0 = repair(floor_rates)
+    need = accuracy_floor * proxy.retention(zoo.widths_from_rates(x0))
+
+    def fitness(r):
+        kept = proxy.retention(zoo.widths_from_rates(r))
+        return objective(r) if kept >= need else INFEASIBLE + need - kept
+
+    with tqdm(total=cfg.generations, desc=desc, unit="gen", disable=not progress, leave=False) as bar:
+        return ncs_minimize(fitness, x0, repair, np.random.default_rng(seed), population=cfg.population,
+                            generations=cfg.generations, progress=bar)
 
 
 def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> RunResult:
-    cfg = scenario.pruning
+    cfg, seed = scenario.pruning, scenario.seed
     zoo = get_model(cfg.model or scenario.deployment.workload)
-    target = (cfg.flops_g * 1e9) if cfg.flops_g else zoo.flops() / 2
-    if target >= zoo.flops():
-        raise InputError(f"pruning.flops_g: {zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it")
+    target = cfg.flops_g * 1e9 if cfg.flops_g else zoo.flops() / 2
+    full = np.array(zoo.full_widths)
+    clock, timings = time.perf_counter(), {}
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        timings[stage] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
     day = scenario.time.deployment_day
     snap = simulate(scenario.with_overrides(days=day + 1), workers=workers, progress=progress).final
-    fleet, truth = TwinFleet(snap, scenario.measurement, scenario.seed), TwinGroundTruth(snap)
+    fleet, truth = TwinFleet(snap, scenario.measurement, seed), TwinGroundTruth(snap)
     ids = fleet.devices()["device_id"].to_numpy()
+    lab = None
+    if cfg.data is not None:
+        from hdap.finetune import AccuracyLab
+        lab = AccuracyLab(cfg, zoo, scenario.base_dir, seed, progress)
+    base = lab.base_model() if lab else zoo.module(seed=seed)
+    base_proxy = ImportanceProxy(base, zoo)
+    lap("simulate and base model")
 
-    # HDAP: cluster by hardware response, profile representatives, fit surrogates, search
-    clustering = FleetClustering(cfg.clusters, cfg.k_max, cfg.representatives, random_state=scenario.seed)
-    clustering.fit(measure_features(fleet, ids, zoo, cfg.features))
-    surrogates = [fit_cluster_surrogate(fleet, zoo, ids[reps], cfg.surrogate_samples, choice=cfg.surrogate,
-                                        seed=scenario.seed + c) for c, reps in enumerate(clustering.representatives_)]
-    share = clustering.weights_ if cfg.objective == "weighted_mean" else np.full(clustering.n_clusters_, 1 / clustering.n_clusters_)
-
-    def fleet_estimate(rates):
-        return float(sum(w * s.predict(zoo, rates)[0] for w, s in zip(share, surrogates)))
-
-    widths, history = {"unpruned": np.array(zoo.full_widths)}, {}
-    widths["hdap"], history["hdap"] = _search(zoo, fleet_estimate, target, cfg, scenario.seed)
-    estimate = float(sum(w * s.predict(zoo, 1 - widths["hdap"] / np.array(zoo.full_widths))[0]
-                         for w, s in zip(clustering.weights_, surrogates)))
+    # HDAP: cluster by hardware response, profile representatives, fit surrogates
+    features, unpruned_ms = measure_features(fleet, ids, zoo, cfg.features)
+    clustering = FleetClustering(cfg.clusters, cfg.k_max, cfg.representatives, random_state=seed).fit(features)
+    reps = clustering.representatives_
+    speed_ratio = unpruned_ms / np.array([unpruned_ms[r].mean() for r in reps])[clustering.labels_]
+    lap("features and clustering")
+    budgets = _budgets(zoo, target, cfg.rounds)
+    surrogates = [fit_cluster_surrogate(fleet, zoo, ids[r], budgets, cfg.surrogate_samples, choice=cfg.surrogate,
+                                        seed=seed + c) for c, r in enumerate(tqdm(reps, desc="profile clusters",
+                                                                                  disable=not progress, leave=False))]
+    estimate = FleetEstimate(zoo, surrogates, clustering.labels_, speed_ratio)
     spent = fleet.profiling_device_seconds
+    lap("profiling and surrogates")
+
+    nominal = FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
+    widths = {"unpruned": full, "uniform_l2": uniform_widths(zoo, target)}
+    slo = cfg.slo_ms or DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(zoo.workload(widths["uniform_l2"]))[0])
+
+    # HDAP's rounds: search against the fleet estimate, prune, fine-tune
+    module, current, rounds = base, full, []
+    base_held_out = lab.held_out_accuracy(base) if lab else None
+    for t, budget in enumerate(budgets):
+        floor_rates = 1 - current / full
+        proxy = ImportanceProxy(module, zoo) if lab else base_proxy
+        res = _search(zoo, lambda r: estimate.statistic(r, cfg.objective, slo), budget, floor_rates, proxy,
+                      cfg.accuracy_floor, cfg, seed + t, f"search hdap {t + 1}/{cfg.rounds}", progress)
+        chosen = Round(budget, [], res.best_f, res.history)
+        x = res.best_x
+        if lab:  # measured floor: the best candidates in turn until one keeps enough accuracy
+            tried = []
+            for f, cand in res.archive:
+                pruned = prune_to_widths(module, zoo, zoo.widths_from_rates(cand))
+                tried.append((lab.pruned_accuracy(pruned), f, cand, pruned))
+                if tried[-1][0] >= cfg.accuracy_floor * base_held_out or f >= INFEASIBLE:
+                    break
+            ok = [a for a in tried if a[0] >= cfg.accuracy_floor * base_held_out]  # else the most accurate
+            acc, chosen.objective, x, module = ok[0] if ok else max(tried, key=lambda a: a[0])
+            chosen.held_out_pruned, chosen.candidates_checked = acc, len(tried)
+            lab.finetune(module, cfg.finetune_epochs, desc=f"fine-tune {t + 1}/{cfg.rounds}")
+            chosen.held_out_tuned = lab.held_out_accuracy(module)
+        current = zoo.widths_from_rates(x)
+        chosen.widths = [int(w) for w in current]
+        rounds.append(chosen)
+    widths["hdap"] = current
+    hdap_module = module if lab else prune_to_widths(base, zoo, current)
+    lap("hdap search, prune, fine-tune")
 
     # baselines on the same budget
-    widths["uniform_l2"] = widths_for_flops(zoo, target)
-    widths["global_magnitude"] = _global_magnitude_widths(zoo, target, scenario.seed)
-    nominal = FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
-    single = fit_cluster_surrogate(TwinFleet(nominal, scenario.measurement, scenario.seed), zoo, [0],
-                                   cfg.surrogate_samples, choice=cfg.surrogate, seed=scenario.seed)
-    widths["single_device"], history["single_device"] = _search(zoo, lambda r: float(single.predict(zoo, r)[0]),
-                                                                target, cfg, scenario.seed)
-    sample = np.random.default_rng(scenario.seed).choice(len(ids), min(cfg.oracle_devices, len(ids)), replace=False)
-    truth_sample = TwinGroundTruth(snap.take(sample))
-    widths["oracle"], history["oracle"] = _search(
-        zoo, lambda r: float(truth_sample.latency_ms(zoo.workload(zoo.widths_from_rates(r))).mean()),
-        target, cfg, scenario.seed)
+    zero = np.zeros(zoo.n_units)
+    widths["global_magnitude"] = global_magnitude_widths(base, zoo, target)
+    single = fit_cluster_surrogate(TwinFleet(nominal, scenario.measurement, seed), zoo, [0], [target],
+                                   cfg.surrogate_samples, choice=cfg.surrogate, seed=seed)
+    res_single = _search(zoo, lambda r: float(single.predict(zoo, r)[0]), target, zero, base_proxy,
+                         cfg.accuracy_floor, cfg, seed, "search single device", progress)
+    sample = np.arange(len(ids)) if cfg.oracle_devices is None or cfg.oracle_devices >= len(ids) else \
+        np.sort(np.random.default_rng(seed).choice(len(ids), cfg.oracle_devices, replace=False))
+    truth_sample = truth if len(sample) == len(ids) else TwinGroundTruth(snap.take(sample))
+    res_oracle = _search(zoo, lambda r: fleet_statistic(truth_sample.latency_ms(zoo.workload(zoo.widths_from_rates(r))),
+                                                        cfg.objective, slo),
+                         target, zero, base_proxy, cfg.accuracy_floor, cfg, seed, "search oracle", progress)
+    widths["single_device"] = zoo.widths_from_rates(res_single.best_x)
+    widths["oracle"] = zoo.widths_from_rates(res_oracle.best_x)
+    lap("baseline searches")
 
-    latency = {m: truth.latency_ms(zoo.workload(w)) for m, w in widths.items()}
-    check = []  # surrogate predicted vs noise-free cluster mean on fresh architectures
-    rng = np.random.default_rng(scenario.seed + 99)
-    for c, s in enumerate(surrogates):
+    accuracy = dict.fromkeys(METHODS)
+    if lab:
+        accuracy["unpruned"], accuracy["hdap"] = lab.test_accuracy(base), lab.test_accuracy(hdap_module)
+        for m in ("uniform_l2", "global_magnitude", "single_device", "oracle"):
+            pruned = prune_to_widths(base, zoo, widths[m])
+            lab.finetune(pruned, cfg.rounds * cfg.finetune_epochs, desc=f"fine-tune {m}")
+            accuracy[m] = lab.test_accuracy(pruned)
+        lap("baseline fine-tuning")
+
+    latency = {m: truth.latency_ms(zoo.workload(widths[m])) for m in METHODS}
+    hdap_rates = 1 - widths["hdap"] / full
+    check, rng = [], np.random.default_rng(seed + 99)
+    fresh = sample_architectures(zoo, budgets, 20, rng)
+    for c in range(clustering.n_clusters_):
         members = clustering.labels_ == c
-        for r in rng.uniform(0, 0.8, (20, zoo.n_units)):
-            check.append((c, float(s.predict(zoo, r)[0]), float(truth.latency_ms(zoo.workload(zoo.widths_from_rates(r)))[members].mean())))
-    return RunResult(scenario, zoo, widths, latency, clustering.labels_, clustering.weights_, surrogates, history,
-                     estimate, spent, clustering.k_scores_, check)
+        for r in fresh:
+            predicted = estimate.ratio_mean_[c] * surrogates[c].predict(zoo, r)[0]
+            check.append((c, float(predicted), float(truth.latency_ms(zoo.workload(zoo.widths_from_rates(r)))[members].mean())))
+    lap("exact evaluation")
+    return RunResult(scenario, zoo, widths, latency, accuracy, clustering.labels_, clustering.weights_, surrogates,
+                     rounds, {"hdap": [h for r in rounds for h in r.history], "single_device": res_single.history,
+                              "oracle": res_oracle.history},
+                     estimate.mean_ms(hdap_rates), spent, slo, clustering.k_scores_, check, timings, hdap_module)

@@ -25,7 +25,8 @@ from torch import nn
 from hdap.zoo import ZooModel, get_model
 from twin.errors import InputError
 
-__all__ = ["IMPORTANCES", "unit_anchors", "prune_to_widths", "widths_for_flops", "save_pruned", "load_pruned"]
+__all__ = ["IMPORTANCES", "unit_anchors", "prune_to_widths", "widths_for_flops", "save_pruned", "load_pruned",
+           "load_full_model"]
 
 IMPORTANCES = ("l2", "l1", "taylor")
 
@@ -137,3 +138,24 @@ def load_pruned(path: str | Path) -> tuple[nn.Module, dict]:
         if not p.is_file():
             raise InputError(f"{p}: not found")
     return torch.load(path, weights_only=False), json.loads(path.with_suffix(".json").read_text())
+
+
+def load_full_model(zoo: ZooModel, weights: str | None, seed: int = 0) -> nn.Module:
+    """A full-width ``zoo`` network: trained weights from a file (a state dict or a whole module),
+    or, without one, freshly initialised under ``seed``."""
+    if weights is None:
+        return zoo.module(seed=seed)
+    try:
+        loaded = torch.load(weights, map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        raise InputError(f"{weights}: weights file not found") from None
+    except Exception as exc:  # torch raises many types for files it cannot read
+        raise InputError(f"{weights}: not a torch file ({exc.__class__.__name__})") from None
+    if isinstance(loaded, nn.Module):
+        loaded = loaded.state_dict()
+    module = zoo.module()
+    try:
+        module.load_state_dict(loaded)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        raise InputError(f"{weights}: not weights of a full {zoo.name}: {str(exc).splitlines()[0]}") from None
+    return module

@@ -1,4 +1,4 @@
-"""Writing an ``hdap run``: results.json, report.md with seaborn figures, the pruned model."""
+"""Writing an ``hdap run``: results.json, report.md with seaborn figures."""
 
 from __future__ import annotations
 
@@ -23,77 +23,124 @@ def results_table(r: RunResult) -> pd.DataFrame:
     for m, lat in r.latency_ms.items():
         p50, p95, p99 = np.percentile(lat, [50, 95, 99])
         rows.append({"method": m, "fleet_mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95),
-                     "p99_ms": float(p99), "flops": r.zoo.flops(r.widths[m]), "params": r.zoo.params(r.widths[m]),
-                     "accuracy": None})
-    return pd.DataFrame(rows).set_index("method")
+                     "p99_ms": float(p99), "slo_violations": float(np.mean(lat > r.slo_ms)),
+                     "flops": r.zoo.flops(r.widths[m]), "params": r.zoo.params(r.widths[m]), "accuracy": r.accuracy[m]})
+    table = pd.DataFrame(rows).set_index("method")
+    table.insert(1, "speedup", table.loc["unpruned", "fleet_mean_ms"] / table["fleet_mean_ms"])
+    return table
+
+
+def _save(fig, out: Path, name: str, names: list[str]) -> None:
+    fig.savefig(out / name, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    names.append(name)
 
 
 def _figures(r: RunResult, out: Path) -> list[str]:
     sns.set_theme(style="whitegrid")
-    names = []
-    long = pd.DataFrame([(m, v) for m, lat in r.latency_ms.items() for v in lat], columns=["method", "latency_ms"])
+    names: list[str] = []
+    long = pd.DataFrame({"method": np.repeat(list(r.latency_ms), [len(v) for v in r.latency_ms.values()]),
+                         "latency_ms": np.concatenate(list(r.latency_ms.values()))})
     fig, ax = plt.subplots(figsize=(8, 4))
     sns.boxplot(long, x="latency_ms", y="method", ax=ax, showfliers=False)
+    ax.axvline(r.slo_ms, color="firebrick", lw=1, ls="--", label=f"SLO {r.slo_ms:.3g} ms")
+    ax.legend(loc="lower right")
     ax.set_title("Exact latency on every device, per method")
-    names.append("latency_per_method.png")
-    fig.savefig(out / names[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    per = pd.DataFrame({"cluster": r.labels, "hdap_ms": r.latency_ms["hdap"], "unpruned_ms": r.latency_ms["unpruned"]})
+    _save(fig, out, "latency_per_method.png", names)
+
+    per = pd.DataFrame({"cluster": r.labels, **{m: r.latency_ms[m] for m in ("unpruned", "hdap", "single_device")}})
     fig, ax = plt.subplots(figsize=(8, 4))
-    sns.boxplot(per.melt("cluster", var_name="model", value_name="latency_ms"), x="cluster", y="latency_ms",
-                hue="model", ax=ax, showfliers=False)
-    ax.set_title("Latency per cluster")
-    names.append("latency_per_cluster.png")
-    fig.savefig(out / names[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    sns.boxplot(per.melt("cluster", var_name="method", value_name="latency_ms"), x="cluster", y="latency_ms",
+                hue="method", ax=ax, showfliers=False)
+    ax.set_title("Exact latency per cluster")
+    _save(fig, out, "latency_per_cluster.png", names)
+
     fig, ax = plt.subplots(figsize=(8, 4))
     for m, h in r.search_history.items():
-        ax.plot(h, label=m)
-    ax.set(xlabel="generation", ylabel="best fitness (ms)", title="Search convergence")
+        h = np.asarray(h, dtype=float)
+        ax.plot(np.where(h < 1e9, h, np.nan) / h[0], label=m)
+    ax.set(xlabel="generation (HDAP: all rounds in turn)", ylabel="best fitness / first", title="Search convergence")
     ax.legend()
-    names.append("search_convergence.png")
-    fig.savefig(out / names[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    _save(fig, out, "search_convergence.png", names)
+
     check = pd.DataFrame(r.surrogate_check, columns=["cluster", "predicted_ms", "exact_ms"])
     fig, ax = plt.subplots(figsize=(5, 5))
     sns.scatterplot(check, x="exact_ms", y="predicted_ms", hue="cluster", ax=ax)
     lo, hi = check[["exact_ms", "predicted_ms"]].min().min(), check[["exact_ms", "predicted_ms"]].max().max()
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
-    ax.set_title("Surrogates: predicted vs exact cluster mean")
-    names.append("surrogate_vs_exact.png")
-    fig.savefig(out / names[-1], dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    ax.set_title("Surrogates on fresh architectures:\npredicted vs exact cluster mean")
+    _save(fig, out, "surrogate_vs_exact.png", names)
+
+    if any(rd.held_out_tuned is not None for rd in r.rounds):
+        acc = pd.DataFrame([(i + 1, rd.budget_flops / 1e9, stage, a) for i, rd in enumerate(r.rounds)
+                            for stage, a in (("after pruning", rd.held_out_pruned), ("after fine-tuning", rd.held_out_tuned))],
+                           columns=["round", "budget_gflops", "stage", "held_out_accuracy"])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        sns.lineplot(acc, x="round", y="held_out_accuracy", hue="stage", marker="o", ax=ax)
+        ax.set_title("HDAP rounds: held-out accuracy")
+        _save(fig, out, "accuracy_per_round.png", names)
     return names
 
 
+def _json_safe(table: pd.DataFrame) -> dict:
+    """Rows as plain floats (None for missing), at full precision."""
+    return {m: {k: None if v is None or pd.isna(v) else float(v) for k, v in row.items()}
+            for m, row in table.to_dict(orient="index").items()}
+
+
 def write_report(r: RunResult, out: Path) -> pd.DataFrame:
-    """Write every output into ``out`` (a fresh folder the caller renames into place)."""
+    """Write results.json, report.md and the figures into ``out`` (a fresh folder the caller
+    renames into place)."""
     table = results_table(r)
     check = pd.DataFrame(r.surrogate_check, columns=["cluster", "predicted_ms", "exact_ms"])
-    results = {"methods": json.loads(table.to_json(orient="index")),
+    exact_mean = float(r.latency_ms["hdap"].mean())
+    cfg = r.scenario.pruning
+    results = {"methods": _json_safe(table),
                "profiling_device_seconds": r.profiling_device_seconds,
-               "hdap_estimate_ms": r.estimate_ms,
-               "clusters": {"k": len(r.weights), "weights": r.weights.tolist(), "silhouette": r.k_scores},
-               "surrogates": [{"kind": s.kind, "holdout": s.holdout, "profiling_device_seconds": s.profiling_device_seconds}
-                              for s in r.surrogates],
+               "hdap_estimate_ms": r.estimate_ms, "slo_ms": r.slo_ms, "objective": cfg.objective,
+               "clusters": {"k": len(r.weights), "weights": r.weights.tolist(),
+                            "silhouette": {str(k): v for k, v in r.k_scores.items()},
+                            "representatives": cfg.representatives},
+               "surrogates": [{"kind": s.kind, "samples": s.samples, "holdout": s.holdout,
+                               "profiling_device_seconds": s.profiling_device_seconds} for s in r.surrogates],
+               "surrogate_check_mape": float(np.mean(np.abs(check.predicted_ms / check.exact_ms - 1))),
+               "rounds": [{"budget_flops": rd.budget_flops, "widths": rd.widths, "objective": rd.objective,
+                           "held_out_pruned": rd.held_out_pruned, "held_out_tuned": rd.held_out_tuned,
+                           "candidates_checked": rd.candidates_checked} for rd in r.rounds],
                "widths": {m: [int(x) for x in w] for m, w in r.widths.items()},
                "scenario": r.scenario.model_dump(mode="json"), "seed": r.scenario.seed}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     figures = _figures(r, out)
-    exact_mean = r.latency_ms["hdap"].mean()
+    shown = table if table["accuracy"].notna().any() else table.drop(columns="accuracy")
     lines = [f"# HDAP run: {r.scenario.name}", "",
-             f"{r.zoo.name} pruned for {len(r.labels):,} {r.scenario.fleet.sku} devices ({r.scenario.fleet.framework}) "
-             f"on day {r.scenario.time.deployment_day}. Every figure below is the exact latency of each device.", "",
-             table.drop(columns="accuracy").to_markdown(floatfmt=".4g"), "",
-             f"- Clusters: {len(r.weights)} (weights {', '.join(f'{w:.3f}' for w in r.weights)}); profiling cost "
-             f"{r.profiling_device_seconds / 3600:.1f} device-hours.",
+             f"{r.zoo.name} pruned to {cfg.flops_g or r.zoo.flops() / 2e9:.4g} GFLOPs for {len(r.labels):,} "
+             f"{r.scenario.fleet.sku} devices ({r.scenario.fleet.framework}) on day {r.scenario.time.deployment_day}, "
+             f"objective `{cfg.objective}`. Latencies are exact, on every device; speedup is over the unpruned fleet "
+             f"mean; SLO violations are the share of devices slower than {r.slo_ms:.4g} ms.", "",
+             shown.to_markdown(floatfmt=".4g"), "",
+             f"- Clusters: {len(r.weights)} (weights {', '.join(f'{w:.3f}' for w in r.weights)}; "
+             + (f"chosen by silhouette: {', '.join(f'K={k} {v:.3f}' for k, v in r.k_scores.items())}" if r.k_scores
+                else "K given") + f"); {cfg.representatives} representatives each.",
+             f"- Profiling cost: {r.profiling_device_seconds / 3600:.1f} device-hours (features on every device, "
+             f"{cfg.surrogate_samples} sub-networks per cluster).",
              f"- HDAP's own estimate of its fleet mean: {r.estimate_ms:.3f} ms; exact {exact_mean:.3f} ms "
              f"({r.estimate_ms / exact_mean - 1:+.2%}).",
-             f"- Surrogates on fresh architectures: MAPE {np.mean(np.abs(check.predicted_ms / check.exact_ms - 1)):.2%} "
-             f"against the exact cluster means.", ""]
+             f"- HDAP vs oracle: {exact_mean / r.latency_ms['oracle'].mean() - 1:+.2%}; vs single-device: "
+             f"{exact_mean / r.latency_ms['single_device'].mean() - 1:+.2%}; vs global magnitude: "
+             f"{exact_mean / r.latency_ms['global_magnitude'].mean() - 1:+.2%}; vs uniform: "
+             f"{exact_mean / r.latency_ms['uniform_l2'].mean() - 1:+.2%} (fleet mean).",
+             f"- Surrogates on fresh architectures: MAPE {results['surrogate_check_mape']:.2%} against the exact "
+             f"cluster means.", ""]
     for c, s in enumerate(r.surrogates):
         lines.append(f"- Cluster {c}: {s.kind} surrogate; held-out MAPE tree {s.holdout['tree']['mape']:.2%}, "
-                     f"layer {s.holdout['layer']['mape']:.2%}; Spearman {s.holdout[s.kind]['spearman']:.3f}.")
+                     f"layer {s.holdout['layer']['mape']:.2%}; Spearman {s.holdout[s.kind]['spearman'] or float('nan'):.3f}.")
+    if len(r.rounds) > 1 or r.rounds[0].held_out_tuned is not None:
+        lines += ["", "| round | budget GFLOPs | GFLOPs | held-out acc. after pruning | after fine-tuning | candidates checked |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        for i, rd in enumerate(r.rounds):
+            fmt = (lambda a: "" if a is None else f"{a:.2%}")  # noqa: E731
+            lines.append(f"| {i + 1} | {rd.budget_flops / 1e9:.4g} | {r.zoo.flops(rd.widths) / 1e9:.4g} | "
+                         f"{fmt(rd.held_out_pruned)} | {fmt(rd.held_out_tuned)} | {rd.candidates_checked} |")
     lines += [""] + [f"![{f}]({f})" for f in figures]
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return table

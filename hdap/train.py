@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-__all__ = ["train", "evaluate"]
+__all__ = ["train", "evaluate", "recalibrate_batch_norm"]
 
 
 def train(model: nn.Module, data: TensorDataset, epochs: int, lr: float = 0.1, batch_size: int = 64,
@@ -50,3 +50,27 @@ def evaluate(model: nn.Module, data: TensorDataset, batch_size: int = 256) -> fl
     for x, y in DataLoader(data, batch_size=batch_size):
         correct += (model(x).argmax(1) == y).sum().item()
     return correct / len(data)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, data: TensorDataset, batches: int = 10, batch_size: int = 64,
+                           seed: int = 0) -> None:
+    """Re-estimate batch-norm statistics of a freshly pruned network from a few training batches
+    (adaptive BN, EagleEye, Li et al., ECCV 2020): pruning leaves the old statistics wrong, and
+    accuracy measured with them says little about what fine-tuning recovers."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over the batches seen
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    model.train()
+    for i, (x, _) in enumerate(loader):
+        if i >= batches:
+            break
+        model(x)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.eval()

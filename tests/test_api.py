@@ -19,8 +19,8 @@ def test_hdap_public_api_lives_in_its_modules():
 
     assert hdap.__all__ == []
     assert sorted(hdap.zoo.__all__) == ["ZooModel", "get_model", "model_names", "trace_workload"]
-    assert sorted(hdap.prune.__all__) == ["IMPORTANCES", "load_pruned", "prune_to_widths", "save_pruned",
-                                          "unit_anchors", "widths_for_flops"]
+    assert sorted(hdap.prune.__all__) == ["IMPORTANCES", "load_full_model", "load_pruned", "prune_to_widths",
+                                          "save_pruned", "unit_anchors", "widths_for_flops"]
 
 
 def test_input_error_is_a_value_error():

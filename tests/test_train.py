@@ -9,7 +9,7 @@ from torch.utils.data import TensorDataset
 
 from hdap.data import digits
 from hdap.prune import prune_to_widths, widths_for_flops
-from hdap.train import evaluate, train
+from hdap.train import evaluate, recalibrate_batch_norm, train
 from hdap.zoo import get_model
 
 
@@ -56,3 +56,17 @@ def test_resnet56_on_digits_half_flops_within_one_point(tmp_path):
     base = json.loads((tmp_path / "r56.json").read_text())["accuracy"]
     tuned = json.loads((tmp_path / "half_ft.json").read_text())
     assert base > 0.95 and tuned["flops"] <= 0.0627e9 and tuned["accuracy"] >= base - 0.01
+
+
+def test_batch_norm_recalibration_restores_a_pruned_network():
+    zoo = get_model("resnet20")
+    train_set, test_set = digits(seed=0)
+    model = zoo.module(seed=0)
+    train(model, train_set, 3, 0.1, seed=0, progress=False)
+    pruned = prune_to_widths(model, zoo, widths_for_flops(zoo, 0.7 * zoo.flops()))
+    before = evaluate(pruned, test_set)
+    momenta = [m.momentum for m in pruned.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    recalibrate_batch_norm(pruned, train_set, seed=0)
+    assert evaluate(pruned, test_set) > before + 0.1
+    assert [m.momentum for m in pruned.modules() if isinstance(m, torch.nn.BatchNorm2d)] == momenta
+    assert not pruned.training

@@ -31,7 +31,8 @@ def atomic_dir(out: str | Path):
 
 def run_record(scenario, **extra) -> str:
     """JSON recording what produced a run: the scenario as resolved, its seed, package versions."""
-    versions = {p: _version(p) for p in ("hdap-testbed", "numpy", "pandas", "simpy", "pyarrow", "pydantic")}
+    versions = {p: _version(p) for p in ("hdap-testbed", "numpy", "pandas", "simpy", "pyarrow", "pydantic",
+                                         "scikit-learn", "torch", "torch-pruning")}
     body = {"scenario": scenario.model_dump(mode="json"), "seed": scenario.seed,
             "python": platform.python_version(), "versions": versions, **extra}
     return json.dumps(body, indent=2, default=str)

@@ -53,20 +53,38 @@ class DeploymentSpec(StrictModel):
 
 
 class PruningSpec(StrictModel):
-    """What ``hdap run`` does with the fleet (the twin itself ignores this section)."""
+    """What ``hdap run`` does with the fleet (the twin itself ignores this section). Defaults are
+    the HDAP paper's choices where it made one (DESIGN.md section 4)."""
 
     model: str | None = Field(None, description="zoo name to prune (default: deployment.workload)")
     flops_g: PositiveFloat | None = Field(None, description="FLOPs budget in G multiply-accumulates (default: half)")
-    clusters: int | Literal["auto"] = "auto"
-    k_max: PositiveInt = 8
-    representatives: PositiveInt = 3
+    # clustering
+    clusters: PositiveInt | Literal["auto"] = Field("auto", description="K, or auto: best silhouette of 2..k_max")
+    k_max: int = Field(8, ge=2)
+    representatives: PositiveInt = Field(3, description="devices profiled per cluster")
     features: Literal["probes", "paper"] = "probes"
-    surrogate_samples: PositiveInt = 400
+    # surrogates
+    surrogate_samples: int = Field(400, ge=20, description="random sub-networks profiled per cluster")
     surrogate: Literal["best", "tree", "layer"] = "best"
-    objective: Literal["weighted_mean", "mean"] = "weighted_mean"
+    # search
+    objective: Literal["weighted_mean", "mean", "p95", "slo"] = "weighted_mean"
+    slo_ms: PositiveFloat | None = Field(None, description=(
+        "latency SLO; default 1.25 x uniform pruning's latency on a nominal factory-fresh device"))
     population: PositiveInt = 10
     generations: PositiveInt = 100
-    oracle_devices: PositiveInt = Field(2000, description="devices the oracle's exact objective averages over")
+    rounds: PositiveInt = Field(1, description="search-prune-fine-tune rounds to reach the budget")
+    accuracy_floor: float = Field(0.9, gt=0, le=1, description=(
+        "pruned accuracy / unpruned accuracy must stay above this (measured with data, else the "
+        "importance-retention proxy relative to uniform pruning's)"))
+    oracle_devices: PositiveInt | None = Field(None, description="devices the oracle's exact objective uses (default all)")
+    # data: accuracy and fine-tuning
+    data: str | None = Field(None, description="digits, cifar10:PATH or an image-folder path; none: latency only")
+    weights: str | None = Field(None, description="trained full model (.pt); default: trained here on the data")
+    train_epochs: PositiveInt = 20
+    finetune_epochs: PositiveInt = Field(2, description="per round")
+    lr: PositiveFloat = 0.1
+    finetune_lr: PositiveFloat = 0.02
+    batch_size: PositiveInt = 64
 
 
 class Scenario(StrictModel):
@@ -112,12 +130,15 @@ class Scenario(StrictModel):
         return copy
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario, including what depends on its SKU (modes, framework)."""
+def load_scenario(path: str | Path, for_pruning: bool = False) -> Scenario:
+    """Read and validate a scenario, including what depends on its SKU (modes, framework) and,
+    ``for_pruning`` (hdap run) or when it names a model to prune, its pruning section."""
     path = Path(path)
     scenario = read_yaml_model(path, Scenario, "scenario")
     scenario._base_dir = path.resolve().parent
     problems = _check_against_sku(scenario)
+    if for_pruning or scenario.pruning.model is not None:
+        problems += _check_pruning(scenario)
     if problems:
         raise InputError("\n".join(f"{path}: {field}: {msg}" for field, msg in problems))
     return scenario
@@ -145,4 +166,28 @@ def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
         s.workload_table()
     except InputError as exc:
         problems.append(("deployment.workload", str(exc)))
+    return problems
+
+
+def _check_pruning(s: Scenario) -> list[tuple[str, str]]:
+    from hdap.zoo import get_model  # numpy only
+
+    p = s.pruning
+    name = p.model or s.deployment.workload
+    try:
+        zoo = get_model(name)
+    except InputError as exc:
+        return [("pruning.model" if p.model else "deployment.workload", f"hdap run prunes a zoo model: {exc}")]
+    problems = []
+    if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
+        problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))
+    if p.data is not None and zoo.family == "yolo":
+        problems.append(("pruning.data", f"{zoo.name} is a detector; accuracy and fine-tuning need a classifier"))
+    if p.data is not None and p.data != "digits" and not p.data.startswith("cifar10:") \
+            and not (s.base_dir / p.data).is_dir():
+        problems.append(("pruning.data", f"{s.base_dir / p.data}: not found; allowed: digits, cifar10:PATH or an image folder"))
+    if p.weights is not None and not (s.base_dir / p.weights).is_file():
+        problems.append(("pruning.weights", f"{s.base_dir / p.weights}: not found"))
+    if p.weights is not None and p.data is None:
+        problems.append(("pruning.weights", "trained weights need pruning.data to fine-tune and measure accuracy on"))
     return problems

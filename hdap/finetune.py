@@ -1,0 +1,57 @@
+"""Accuracy for ``hdap run``: the trained full model, held-out checks and fine-tuning.
+
+Built from a scenario's ``pruning`` section when it names data. The training set is split once
+(seeded): the search's accuracy floor is measured on a held-out tenth of it, fine-tuning uses the
+rest, and reported accuracy is on the test set, which nothing else sees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hdap.data import hold_out, load_data
+from hdap.prune import load_full_model
+from hdap.train import evaluate, recalibrate_batch_norm, train
+from hdap.zoo import ZooModel
+from twin.scenario import PruningSpec
+
+__all__ = ["AccuracyLab"]
+
+HOLDOUT_SHARE = 0.1
+
+
+class AccuracyLab:
+    def __init__(self, cfg: PruningSpec, zoo: ZooModel, base_dir: Path, seed: int, progress: bool = False):
+        self.cfg, self.zoo, self.seed, self.progress = cfg, zoo, seed, progress
+        ref = cfg.data
+        if ref.startswith("cifar10:"):
+            ref = "cifar10:" + str(base_dir / ref.split(":", 1)[1])
+        elif ref != "digits":
+            ref = str(base_dir / ref)
+        train_set, self.test = load_data(ref, size=zoo.input_shape[-1], seed=seed)
+        self.fit, self.held_out = hold_out(train_set, HOLDOUT_SHARE, seed)
+        self.weights = None if cfg.weights is None else base_dir / cfg.weights
+
+    def base_model(self):
+        """The trained full network: the scenario's weights, or trained here (seeded)."""
+        if self.weights is not None:
+            return load_full_model(self.zoo, str(self.weights), self.seed)
+        module = self.zoo.module(seed=self.seed)
+        train(module, self.fit, self.cfg.train_epochs, self.cfg.lr, self.cfg.batch_size, seed=self.seed,
+              progress=self.progress, desc=f"train {self.zoo.name}")
+        return module
+
+    def held_out_accuracy(self, module) -> float:
+        return evaluate(module, self.held_out)
+
+    def pruned_accuracy(self, module) -> float:
+        """Held-out accuracy of a freshly pruned network, batch-norm statistics re-estimated first."""
+        recalibrate_batch_norm(module, self.fit, seed=self.seed)
+        return self.held_out_accuracy(module)
+
+    def test_accuracy(self, module) -> float:
+        return evaluate(module, self.test)
+
+    def finetune(self, module, epochs: int, desc: str = "fine-tune") -> None:
+        train(module, self.fit, epochs, self.cfg.finetune_lr, self.cfg.batch_size, seed=self.seed,
+              progress=self.progress, desc=desc)
