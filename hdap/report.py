@@ -132,8 +132,9 @@ def write_report(r: RunResult, out: Path) -> pd.DataFrame:
              f"- Surrogates on fresh architectures: MAPE {results['surrogate_check_mape']:.2%} against the exact "
              f"cluster means.", ""]
     for c, s in enumerate(r.surrogates):
+        rho = s.holdout[s.kind]["spearman"]
         lines.append(f"- Cluster {c}: {s.kind} surrogate; held-out MAPE tree {s.holdout['tree']['mape']:.2%}, "
-                     f"layer {s.holdout['layer']['mape']:.2%}; Spearman {s.holdout[s.kind]['spearman'] or float('nan'):.3f}.")
+                     f"layer {s.holdout['layer']['mape']:.2%}; Spearman {'n/a' if rho is None else f'{rho:.3f}'}.")
     if len(r.rounds) > 1 or r.rounds[0].held_out_tuned is not None:
         lines += ["", "| round | budget GFLOPs | GFLOPs | held-out acc. after pruning | after fine-tuning | candidates checked |",
                   "|---:|---:|---:|---:|---:|---:|"]
