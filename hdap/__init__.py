@@ -1,8 +1,12 @@
 """HDAP, Homogeneous-Device Aware Pruning: prunes one network for a whole fleet of one SKU.
 
-It sees devices only through the fleet interface (list devices, measure an architecture on some
-of them); the twin implements it. Modules: ``hdap.zoo`` (networks, units, workload tables),
-``hdap.prune`` (Torch-Pruning to a width vector), ``hdap.data`` and ``hdap.train``.
+It sees devices only through the fleet interface (``hdap.fleet``: list devices, measure an
+architecture on some of them); the twin implements it. Modules: ``hdap.zoo`` (networks, units,
+workload tables), ``hdap.features`` and ``hdap.cluster`` (hardware-response clusters),
+``hdap.surrogate`` (per-cluster latency models), ``hdap.objective`` (the fleet estimate),
+``hdap.search`` (NCS), ``hdap.importance`` (accuracy proxy), ``hdap.prune`` (Torch-Pruning to a
+width vector), ``hdap.baselines``, ``hdap.data``, ``hdap.train``, ``hdap.finetune``, and
+``hdap.pipeline`` / ``hdap.report`` (``hdap run``).
 """
 
 __all__: list[str] = []

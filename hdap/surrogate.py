@@ -44,20 +44,14 @@ def sample_rates(n_units: int, n: int, rng: np.random.Generator, high: float = 0
     return np.clip(scale * rng.uniform(0.3, 1.7, (n, n_units)), 0, high)
 
 
-def sample_architectures(zoo: ZooModel, budgets: list[float], n: int, rng: np.random.Generator,
-                         floor: np.ndarray | None = None) -> np.ndarray:
+def sample_architectures(zoo: ZooModel, budgets: list[float], n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` rate vectors: half repaired into the FLOPs band of one of ``budgets`` (random
-    directions around uniform pruning), half spread from light to heavy pruning. ``floor``: rates
-    the architecture already has (no unit grows back)."""
-    floor = np.zeros(zoo.n_units) if floor is None else floor
-    n_band = n // 2
-    repairs = [flops_repair(zoo, b, floor=floor) for b in budgets]
-    band = []
-    for i in range(n_band):
-        repair = repairs[i % len(repairs)]
-        start = repair(np.full(zoo.n_units, floor.mean()))
-        band.append(repair(np.clip(start + rng.normal(0, 0.25, zoo.n_units), floor, MAX_RATE)))
-    spread = np.maximum(sample_rates(zoo.n_units, n - n_band, rng), floor)
+    directions around uniform pruning), half spread from light to heavy pruning."""
+    repairs = [flops_repair(zoo, b) for b in budgets]
+    starts = [repair(np.zeros(zoo.n_units)) for repair in repairs]  # uniform pruning in each band
+    band = [repairs[i % len(repairs)](np.clip(starts[i % len(repairs)] + rng.normal(0, 0.25, zoo.n_units), 0, MAX_RATE))
+            for i in range(n // 2)]
+    spread = sample_rates(zoo.n_units, n - n // 2, rng)
     return np.vstack([np.array(band).reshape(-1, zoo.n_units), spread])
 
 
@@ -157,14 +151,13 @@ class ClusterSurrogate:
 
 
 def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, budgets: list[float], n_samples: int = 400,
-                          repeats: int = 5, choice: str = "best", seed: int = 0,
-                          floor: np.ndarray | None = None) -> ClusterSurrogate:
+                          repeats: int = 5, choice: str = "best", seed: int = 0) -> ClusterSurrogate:
     """Profile ``n_samples`` sub-networks on the representatives, fit both models, pick one."""
     if choice not in SURROGATE_KINDS:
         raise ValueError(f"surrogate must be one of {', '.join(SURROGATE_KINDS)}, got {choice!r}")
     rng = np.random.default_rng(seed)
     spent = fleet.profiling_device_seconds
-    rates = sample_architectures(zoo, budgets, n_samples, rng, floor)
+    rates = sample_architectures(zoo, budgets, n_samples, rng)
     latency = profile(fleet, zoo, representatives, rates, repeats)
     test = rng.random(n_samples) < 0.2
     holdout, models = {}, {}

@@ -57,12 +57,14 @@ def test_same_seed_same_results(write_scenario, tmp_path):
     assert (tmp_path / "a" / "report.md").read_bytes() == (tmp_path / "b" / "report.md").read_bytes()
 
 
-@pytest.mark.parametrize("model,flops_g", [("resnet18", 0.9), ("vgg16_cifar", 0.15), ("mobilenet_v1", 0.3),
-                                           ("mobilenet_v2", 0.15), ("resnet20", 0.02), ("yolov8n", 2.2)])
-def test_every_zoo_family_goes_through_the_pipeline(write_scenario, model, flops_g):
+@pytest.mark.parametrize("model,flops_g,objective", [
+    ("resnet18", 0.9, "mean"), ("vgg16_cifar", 0.15, "p95"), ("mobilenet_v1", 0.3, "slo"),
+    ("mobilenet_v2", 0.15, "weighted_mean"), ("resnet20", 0.02, "weighted_mean"), ("yolov8n", 2.2, "weighted_mean")])
+def test_every_zoo_family_goes_through_the_pipeline(write_scenario, model, flops_g, objective):
     path = write_scenario(f"""\
         deployment: {{workload: {model}}}
-        pruning: {{flops_g: {flops_g}, generations: 3, population: 4, surrogate_samples: 30, k_max: 3}}
+        pruning: {{flops_g: {flops_g}, generations: 3, population: 4, surrogate_samples: 30, k_max: 3,
+                  objective: {objective}}}
         """, name=model, devices=150, days=3)
     r = run_hdap(load_scenario(path, for_pruning=True))
     zoo = get_model(model)
