@@ -1,4 +1,4 @@
-"""The hardware-blind baselines, by FLOPs alone: uniform and global magnitude pruning.
+"""The FLOPs-driven global magnitude baseline (uniform pruning is ``hdap.prune.widths_for_flops``).
 
 (The hardware-aware baselines, the same search against one nominal device and against the exact
 fleet, live in the pipeline: they differ from HDAP only in what the search minimises.)
@@ -9,15 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from hdap.importance import filter_norms
-from hdap.prune import widths_for_flops
 from hdap.zoo import ZooModel
 
-__all__ = ["uniform_widths", "global_magnitude_widths"]
-
-
-def uniform_widths(zoo: ZooModel, target_flops: float) -> np.ndarray:
-    """Every unit pruned at the same rate, the largest architecture within the budget."""
-    return widths_for_flops(zoo, target_flops)
+__all__ = ["global_magnitude_widths"]
 
 
 def global_magnitude_widths(module, zoo: ZooModel, target_flops: float) -> np.ndarray:

@@ -13,6 +13,7 @@ from hdap.data import hold_out, load_data
 from hdap.prune import load_full_model
 from hdap.train import evaluate, recalibrate_batch_norm, train
 from hdap.zoo import ZooModel
+from twin.errors import InputError
 from twin.scenario import PruningSpec
 
 __all__ = ["AccuracyLab"]
@@ -30,15 +31,28 @@ class AccuracyLab:
             ref = str(base_dir / ref)
         train_set, self.test = load_data(ref, size=zoo.input_shape[-1], seed=seed)
         self.fit, self.held_out = hold_out(train_set, HOLDOUT_SHARE, seed)
+        if min(len(self.fit), len(self.held_out), len(self.test)) == 0:
+            raise InputError(f"pruning.data: {cfg.data} has too few images per class to hold out test and "
+                             f"accuracy-floor sets (about 10 per class at least)")
         self.weights = None if cfg.weights is None else base_dir / cfg.weights
 
     def base_model(self):
         """The trained full network: the scenario's weights, or trained here (seeded)."""
         if self.weights is not None:
-            return load_full_model(self.zoo, str(self.weights), self.seed)
+            return self._check_classes(load_full_model(self.zoo, str(self.weights), self.seed))
         module = self.zoo.module(seed=self.seed)
+        self._check_classes(module)
         train(module, self.fit, self.cfg.train_epochs, self.cfg.lr, self.cfg.batch_size, seed=self.seed,
               progress=self.progress, desc=f"train {self.zoo.name}")
+        return module
+
+    def _check_classes(self, module):
+        from torch import nn
+
+        outputs = [m.out_features for m in module.modules() if isinstance(m, nn.Linear)][-1]
+        classes = int(max(self.fit.tensors[1].max(), self.test.tensors[1].max())) + 1
+        if classes > outputs:
+            raise InputError(f"pruning.data: {self.cfg.data} has {classes} classes; {self.zoo.name} has {outputs} outputs")
         return module
 
     def held_out_accuracy(self, module) -> float:

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from hdap.baselines import global_magnitude_widths, uniform_widths
+from hdap.baselines import global_magnitude_widths
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features
 from hdap.fleet import TwinFleet, TwinGroundTruth
 from hdap.importance import ImportanceProxy
 from hdap.objective import FleetEstimate, fleet_statistic
-from hdap.prune import prune_to_widths
+from hdap.prune import prune_to_widths, widths_for_flops
 from hdap.search import NCSResult, flops_repair, ncs_minimize
 from hdap.surrogate import ClusterSurrogate, fit_cluster_surrogate, sample_architectures
 from hdap.zoo import ZooModel, get_model
@@ -134,7 +134,7 @@ def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> Ru
     lap("profiling and surrogates")
 
     nominal = FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
-    widths = {"unpruned": full, "uniform_l2": uniform_widths(zoo, target)}
+    widths = {"unpruned": full, "uniform_l2": widths_for_flops(zoo, target)}
     slo = cfg.slo_ms or DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(zoo.workload(widths["uniform_l2"]))[0])
 
     # HDAP's rounds: search against the fleet estimate, prune, fine-tune

@@ -25,9 +25,9 @@ MAX_RATE = 0.95
 def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
                  floor: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Map rates into the band [(1 - slack) x target, target] of FLOPs: too big, push every rate
-    uniformly towards MAX_RATE; too small, shrink every rate towards ``floor`` (default 0: the
-    rates an already pruned network has, so no unit grows back). Methods are then compared at the
-    same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
+    uniformly towards MAX_RATE; too small, shrink every rate towards ``floor`` (default 0; in a
+    later round, the rates the network already has, so no unit grows back). Methods are then
+    compared at the same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
     lo = np.zeros(zoo.n_units) if floor is None else np.asarray(floor, dtype=np.float64)
 
     def flops(r):

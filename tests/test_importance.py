@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from hdap.baselines import global_magnitude_widths, uniform_widths
+from hdap.baselines import global_magnitude_widths
 from hdap.importance import ImportanceProxy, filter_norms
-from hdap.prune import unit_anchors
+from hdap.prune import unit_anchors, widths_for_flops
 from hdap.zoo import get_model
 
 
@@ -15,7 +15,7 @@ def test_retention_grows_with_width_and_keeps_the_strongest_filters():
     proxy = ImportanceProxy(module, zoo)
     full = np.array(zoo.full_widths)
     assert proxy.retention(full) == 1.0 and proxy.retention(np.ones_like(full)) < 0.1
-    half = uniform_widths(zoo, zoo.flops() / 2)
+    half = widths_for_flops(zoo, zoo.flops() / 2)
     assert proxy.retention(half) > np.mean(half / full)  # the kept filters are the strongest ones
     for u in range(zoo.n_units):
         wider = half.copy()

@@ -110,3 +110,16 @@ def test_hdap_run_rejects_bad_pruning_sections(write_scenario, tmp_path, extra, 
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert __import__("re").search(message, r.stderr), r.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_hdap_run_rejects_data_with_more_classes_than_the_model_has(write_scenario, tmp_path):
+    from PIL import Image
+
+    for c in range(12):
+        (tmp_path / "imgs" / f"class{c}").mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (8, 8), (20 * c, i, 0)).save(tmp_path / "imgs" / f"class{c}" / f"{i}.png")
+    path = write_scenario("deployment: {workload: resnet20}\npruning: {data: imgs}\n", devices=50, days=2)
+    r = hdap("run", path, "--out", tmp_path / "o")
+    assert r.returncode == 2 and "pruning.data: imgs has 12 classes; resnet20 has 10 outputs" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()

@@ -53,8 +53,9 @@ class DeploymentSpec(StrictModel):
 
 
 class PruningSpec(StrictModel):
-    """What ``hdap run`` does with the fleet (the twin itself ignores this section). Defaults are
-    the HDAP paper's choices where it made one (DESIGN.md section 4)."""
+    """What ``hdap run`` does with the fleet (the twin itself ignores this section). Defaults follow
+    the HDAP paper (DESIGN.md section 4) except the objective: the fleet-weighted mean, with the
+    paper's unweighted mean as ``mean``."""
 
     model: str | None = Field(None, description="zoo name to prune (default: deployment.workload)")
     flops_g: PositiveFloat | None = Field(None, description="FLOPs budget in G multiply-accumulates (default: half)")
