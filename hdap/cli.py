@@ -32,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
     rn.add_argument("scenario", nargs="?", default="scenarios/quickstart.yaml")
     rn.add_argument("--out", help="output folder (default: reports/<scenario name>)")
     rn.add_argument("--workers", type=positive_int, default=1)
+    va = sub.add_parser("validate", help="the twin's predictions against real measurements: MAPE, scatter, report")
+    va.add_argument("measurements", help="measurement CSV (twin board-bench)")
+    va.add_argument("--sku", required=True, help="SKU YAML or catalogue name (e.g. from twin calibrate)")
+    va.add_argument("--out", help="output folder (default: reports/validate-<sku name>)")
     tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="zoo name: train from scratch")
@@ -43,6 +47,22 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
     return p
+
+
+def _validate(args) -> None:
+    from pathlib import Path
+
+    from hdap.validate import validation_table, write_validation
+    from twin.output import atomic_dir
+    from twin.sku import load_sku
+
+    sku = load_sku(args.sku)
+    df = validation_table(args.measurements, sku)
+    out = Path(args.out) if args.out else Path("reports") / f"validate-{sku.name}"
+    with atomic_dir(out) as tmp:
+        summary = write_validation(df, sku, Path(args.measurements).name, tmp)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"wrote {out}/report.md, validation.csv, summary.csv, predicted_vs_measured.png")
 
 
 def _run(args) -> None:
@@ -137,7 +157,8 @@ def _models(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run("hdap", {"models": _models, "prune": _prune, "train": _train, "run": _run}, _parser().parse_args(argv))
+    return run("hdap", {"models": _models, "prune": _prune, "train": _train, "run": _run,
+                        "validate": _validate}, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,25 @@
-"""The fleet digital twin: devices of one SKU drifting apart, and their latency on any day."""
+"""The fleet digital twin: devices of one SKU drifting apart, and their latency on any day.
 
-from twin.errors import InputError
-from twin.fleet import FleetSnapshot, FleetState
-from twin.latency import LatencyModel, energy_j, latency_ms
-from twin.measurement import Measurement, MeasurementNoise, measure
-from twin.scenario import Scenario, load_scenario
-from twin.simulation import SimulationResult, simulate
-from twin.sku import LAYER_KINDS, SKU, list_skus, load_sku
-from twin.workload import Workload, read_workload
+Names load on first use, so the board harness (``twin board-bench``), which runs on the board
+with torch alone, imports neither simpy nor pandas.
+"""
+
+from importlib import import_module
 
 __all__ = ["InputError", "FleetSnapshot", "FleetState", "LatencyModel", "energy_j", "latency_ms",
            "Measurement", "MeasurementNoise", "measure", "Scenario", "load_scenario",
            "SimulationResult", "simulate", "LAYER_KINDS", "SKU", "list_skus", "load_sku", "Workload",
            "read_workload"]
+
+_HOME = {"InputError": "errors", "FleetSnapshot": "fleet", "FleetState": "fleet", "LatencyModel": "latency",
+         "energy_j": "latency", "latency_ms": "latency", "Measurement": "measurement",
+         "MeasurementNoise": "measurement", "measure": "measurement", "Scenario": "scenario",
+         "load_scenario": "scenario", "SimulationResult": "simulation", "simulate": "simulation",
+         "LAYER_KINDS": "sku", "SKU": "sku", "list_skus": "sku", "load_sku": "sku", "Workload": "workload",
+         "read_workload": "workload"}
+
+
+def __getattr__(name):
+    if name in _HOME:
+        return getattr(import_module(f"twin.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'twin' has no attribute {name!r}")

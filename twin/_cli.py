@@ -13,7 +13,7 @@ from typing import Callable
 
 from twin.errors import InputError
 
-__all__ = ["positive_int", "integer", "rates", "day_list", "run"]
+__all__ = ["positive_int", "integer", "int_list", "rates", "day_list", "run"]
 
 
 def positive_int(text: str) -> int:
@@ -41,6 +41,13 @@ def day_list(text: str) -> tuple[int, ...]:
     if any(d < 0 for d in days):
         raise argparse.ArgumentTypeError(f"days must be >= 0, got {text!r}")
     return days
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") from None
 
 
 def rates(text: str) -> list[float]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
 
-from twin._cli import day_list, integer, positive_int, rates, run
+from twin._cli import day_list, int_list, integer, positive_int, rates, run
 from twin.errors import InputError
 
 __all__ = ["main"]
@@ -36,6 +37,42 @@ def _parser() -> argparse.ArgumentParser:
     lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
     lat.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
+    b = sub.add_parser("board-bench", help="time networks on this board (torch only); append rows to a measurement CSV")
+    b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
+    b.add_argument("--model-file", action="append", default=[], metavar="F.pt",
+                   help="pruned model saved by hdap prune / hdap run, with its .json beside it (repeatable)")
+    b.add_argument("--widths", type=int_list, help="channels kept per unit W1,W2,... for the --model networks")
+    b.add_argument("--random", type=int, default=0, metavar="N",
+                   help="also time N random sub-networks of each --model (per-unit rates uniform in [0, 0.75), --seed)")
+    b.add_argument("--sku", required=True, help="SKU name recorded in the rows (e.g. jetson-nano, host-cpu)")
+    b.add_argument("--board-id", default=socket.gethostname(), help="this board's id (default: host name)")
+    b.add_argument("--power-mode", default="", help="mode recorded in the rows (default: nvpmodel's on a Jetson; "
+                                                    "on a CPU SKU the thread count picks the mode)")
+    b.add_argument("--threads", type=int_list, default=[1], metavar="N1,N2", help="torch thread counts to time (default 1)")
+    b.add_argument("--background", type=int_list, default=[0], metavar="B1,B2",
+                   help="background load processes, one busy core each, to run beside (default 0)")
+    b.add_argument("--warmup", type=positive_int, default=5)
+    b.add_argument("--repeats", type=positive_int, default=30)
+    b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    b.add_argument("--precision", default=None, choices=["fp32", "fp16"], help="default: fp16 on cuda, fp32 on cpu")
+    b.add_argument("--seed", type=integer, default=0, help="initial weights of --model networks")
+    b.add_argument("--out", required=True, help="measurement CSV to append to")
+    c = sub.add_parser("calibrate", help="fit a SKU's latency parameters to a measurement CSV")
+    c.add_argument("measurements", help="measurement CSV (twin board-bench, or the published Jetson file)")
+    c.add_argument("--sku", required=True, help="base SKU: catalogue name or YAML; its rows are fitted")
+    c.add_argument("--out", required=True, help="calibrated SKU YAML to write")
+    c.add_argument("--leave-one-out", action="store_true",
+                   help="also fit with each network left out in turn and report its prediction error")
+    c.add_argument("--search-tiles", action="store_true",
+                   help="also choose the channel and pixel tile sizes (needs rows of odd-width, pruned networks)")
+    pr = sub.add_parser("predict", help="a network's latency on one nominal device of a SKU")
+    pr.add_argument("--sku", required=True, help="catalogue name or SKU YAML (e.g. from twin calibrate)")
+    pr.add_argument("--model", help="zoo name (hdap models)")
+    pr.add_argument("--model-file", metavar="F.pt", help="pruned model: reads the .json spec beside it")
+    pr.add_argument("--mode", default="", help="power mode (default: the SKU's top mode)")
+    pr.add_argument("--framework", default="pytorch")
+    pr.add_argument("--background", type=float, default=0.0, metavar="CORES", help="busy background cores (default 0)")
+    pr.add_argument("--json", action="store_true", help="print {latency_ms, ...}")
     k = sub.add_parser("skus", help="list the hardware catalogue")
     k.add_argument("--json", action="store_true")
     return p
@@ -107,6 +144,85 @@ def _latency(args) -> None:
     print(f"mean {stats['mean_ms']:.2f} ms, p50 {p50:.2f}, p95 {p95:.2f}, p99 {p99:.2f}")
 
 
+def _board_bench(args) -> None:
+    from twin.bench_csv import write_rows
+    from twin.board_bench import bench_rows
+
+    if not args.model and not args.model_file:
+        raise InputError("board-bench: give at least one --model NAME or --model-file F.pt")
+    if args.widths and len(args.model) != 1:
+        raise InputError("--widths applies to exactly one --model")
+    if any(n < 1 for n in args.threads) or any(b < 0 for b in args.background):
+        raise InputError("--threads must be >= 1 and --background >= 0")
+    precision = args.precision or ("fp16" if args.device == "cuda" else "fp32")
+    rows = bench_rows(args.model, args.model_file, sku=args.sku, board_id=args.board_id, threads=args.threads,
+                      background=args.background, warmup=args.warmup, repeats=args.repeats,
+                      power_mode=args.power_mode, widths=args.widths, device=args.device, precision=precision,
+                      seed=args.seed, random_subnets=args.random)
+    write_rows(args.out, rows)
+    print(f"wrote {len(rows)} row(s) to {args.out}")
+
+
+def _calibrate(args) -> None:
+    from twin.bench_csv import read_measurements
+    from twin.calibrate import calibrate, leave_one_out, resolve_rows, select_rows
+    from twin.sku import load_sku
+    from twin.sku_file import write_sku
+
+    out = Path(args.out)
+    if out.suffix not in (".yaml", ".yml"):
+        raise InputError(f"--out: {out} must be a .yaml file")
+    base = load_sku(args.sku)
+    path = Path(args.measurements)
+    rows = resolve_rows(select_rows(read_measurements(path), base.name, str(path)), base, path.parent, str(path))
+    cal = calibrate(rows, base, source=path.name, search_tiles=args.search_tiles)
+    tiles = {"channel_tile": cal.sku.channel_tile, "spatial_tile": cal.sku.spatial_tile}
+    loo = leave_one_out(rows, base.model_copy(update=tiles)) if args.leave_one_out else None
+    cols = ["row", "board_id", "framework", "mode", "background_cores", "model", "arch_hash", "measured_ms",
+            "predicted_ms", "error_pct"]
+    table = cal.table[cols].copy()
+    if loo is not None:
+        table["loo_predicted_ms"], table["loo_error_pct"] = loo["predicted_ms"].to_numpy(), loo["error_pct"].to_numpy()
+    print(f"{base.name}: {len(rows)} rows of {path}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("parameters (base -> fitted):")
+    for name, (before, after) in cal.params.items():
+        print(f"  {name}: {before:.4g} -> {after:.4g}")
+    err = cal.table["error_pct"].abs()
+    print(f"fit: MAPE {err.mean():.2f} %, max {err.max():.2f} % over {len(rows)} rows")
+    if loo is not None:
+        print(f"leave one network out: MAPE {loo['error_pct'].abs().mean():.2f} %, max {loo['error_pct'].abs().max():.2f} %")
+    if cal.board_speed_sd is not None:
+        print(f"boards: {cal.sku.calibration.boards}, speed spread around the fit (sd of log) {cal.board_speed_sd:.4f}: "
+              f"manufacturing.silicon_speed_sd for scenarios of this SKU")
+    write_sku(cal.sku, out, header=f"calibrated by twin calibrate from {path.name} ({len(rows)} rows) on base {args.sku}")
+    print(f"wrote {out}")
+
+
+def _predict(args) -> None:
+    from twin.latency import nominal_latency_ms, resolve_mode
+    from twin.sku import load_sku
+    from twin.workload import resolve_workload
+
+    if bool(args.model) == bool(args.model_file):
+        raise InputError("predict: give exactly one of --model NAME or --model-file F.pt")
+    if args.background < 0:
+        raise InputError(f"--background must be >= 0 cores, got {args.background}")
+    sku = load_sku(args.sku)
+    if args.model_file:
+        spec = Path(args.model_file).with_suffix(".json")
+        workload, label = resolve_workload(str(spec)), str(args.model_file)
+    else:
+        workload, label = resolve_workload(args.model), args.model
+    mode = resolve_mode(sku, args.mode)
+    ms = nominal_latency_ms(workload, sku, args.framework, mode, args.background)
+    if args.json:
+        print(json.dumps({"latency_ms": ms, "model": label, "sku": sku.name, "mode": mode, "framework": args.framework,
+                          "background_cores": args.background, "flops": workload.dense_flops}))
+        return
+    print(f"{label} on {sku.name} ({mode}, {args.framework}, {args.background:g} background cores): {ms:.3f} ms")
+
+
 def _skus(args) -> None:
     from twin.sku import list_skus, load_sku
 
@@ -126,7 +242,8 @@ def _skus(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run("twin", {"simulate": _simulate, "latency": _latency, "skus": _skus}, _parser().parse_args(argv))
+    return run("twin", {"simulate": _simulate, "latency": _latency, "board-bench": _board_bench,
+                        "calibrate": _calibrate, "predict": _predict, "skus": _skus}, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Per layer l on device i::
 
     t_il = g_i * o_l * fw(i, kind_l)  +  max(a_i * tc_l, b_i * tm_l)
 
-``o_l`` is the framework overhead of the layer's kind, ``tc_l`` its compute time on a nominal
+plus ``g_i x o_call``, the framework's per-inference overhead. ``o_l`` is the framework overhead
+of the layer's kind, ``tc_l`` its compute time on a nominal
 device at the top mode (FLOPs padded to whole tiles of output channels and pixels, fewer for
 Winograd 3x3 convs, over peak x kind efficiency), ``tm_l``
 its memory time (bytes over effective bandwidth). Each device scales the three terms differently:
@@ -29,7 +30,8 @@ from twin.fleet import FleetSnapshot, FleetState
 from twin.sku import LAYER_KINDS, SKU
 from twin.workload import ELEMENT_BYTES, Workload
 
-__all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "power_w", "energy_j"]
+__all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "resolve_mode",
+           "nominal_state", "nominal_latency_ms", "power_w", "energy_j"]
 
 _KIND = {k: i for i, k in enumerate(LAYER_KINDS)}
 _CHANNEL_ALIGNED = np.array([k in ("conv", "dwconv", "linear") for k in LAYER_KINDS])
@@ -40,6 +42,7 @@ class ModeTable:
     """Per power mode, as arrays indexed by mode: speed fractions of the top mode, cores, power."""
 
     compute_frac: np.ndarray
+    compute_units: np.ndarray
     cpu_frac: np.ndarray
     memory_frac: np.ndarray
     cpu_cores: np.ndarray
@@ -54,6 +57,8 @@ def mode_table(sku: SKU) -> ModeTable:
     """The SKU's modes as arrays (memoised per SKU object: it is called every simulated day)."""
     hit = _MODE_TABLES.get(id(sku))
     if hit is None or hit[0] is not sku:
+        if len(_MODE_TABLES) > 32:  # calibration makes many short-lived SKUs
+            _MODE_TABLES.clear()
         hit = _MODE_TABLES[id(sku)] = (sku, _build_mode_table(sku))
     return hit[1]
 
@@ -64,6 +69,7 @@ def _build_mode_table(sku: SKU) -> ModeTable:
     arr = lambda xs: np.array(xs, dtype=np.float32)  # noqa: E731
     return ModeTable(
         compute_frac=arr([m.compute_mhz * m.compute_units / (top.compute_mhz * top.compute_units) for m in modes]),
+        compute_units=arr([m.compute_units for m in modes]),
         cpu_frac=arr([m.cpu_mhz / top.cpu_mhz for m in modes]),
         memory_frac=arr([m.memory_mhz / top.memory_mhz for m in modes]),
         cpu_cores=arr([m.cpu_cores for m in modes]),
@@ -72,15 +78,24 @@ def _build_mode_table(sku: SKU) -> ModeTable:
 
 
 def slowdowns(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-device multipliers (compute a, memory b, overhead g) of the nominal top-mode times."""
+    """Per-device multipliers (compute a, memory b, overhead g) of the nominal top-mode times.
+
+    Background load slows each term by ``1 + contention x load``. The load is the busy share of
+    the CPU cores for memory always, and for compute and overhead on a GPU board (apps take the
+    framework's CPU time); on a CPU SKU (``contention.shared_cores``) the network's own threads
+    are on those cores, so compute and overhead slow only once threads + busy cores oversubscribe
+    them.
+    """
     t = mode_table(sku)
     mode = s.power_mode
     busy = s.background_cores / t.cpu_cores[mode]
     c = sku.contention
+    cpu_load = np.maximum(0, (t.compute_units[mode] + s.background_cores) / t.cpu_cores[mode] - 1) \
+        if c.shared_cores else busy
     speed = s.silicon_speed
-    a = (1 + np.float32(c.compute) * busy) / (t.compute_frac[mode] * speed * s.thermal_throttle * s.supply_throttle)
+    a = (1 + np.float32(c.compute) * cpu_load) / (t.compute_frac[mode] * speed * s.thermal_throttle * s.supply_throttle)
     b = (1 + np.float32(c.memory) * busy) / (t.memory_frac[mode] * s.memory_speed)
-    g = (1 + np.float32(c.overhead) * busy) / (t.cpu_frac[mode] * speed)
+    g = (1 + np.float32(c.overhead) * cpu_load) / (t.cpu_frac[mode] * speed)
     return a, b, g
 
 
@@ -118,8 +133,8 @@ class LatencyModel:
         fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
         # overhead per firmware version: sum over layers of o_l x scale(version, kind_l)
         self._layer_overhead_s = fw[:, kind] * over          # (firmware versions, layers)
-        self.overhead_s = self._layer_overhead_s.sum(axis=1)
-        self.compute_s, self.memory_s = tc, tm
+        self.overhead_s = self._layer_overhead_s.sum(axis=1) + prof.call_overhead_us * 1e-6
+        self.kind, self.compute_s, self.memory_s = kind, tc, tm
         self._compile_breakpoints(tc, tm)
 
     def _compile_breakpoints(self, tc: np.ndarray, tm: np.ndarray) -> None:
@@ -173,8 +188,14 @@ class LatencyModel:
         over = self.overhead_s[0] if firmware is None else self.overhead_s[firmware]
         return g * over + body
 
+    @property
+    def layer_overhead_s(self) -> np.ndarray:
+        """Per-layer framework overhead (s) on a nominal device with factory firmware."""
+        return self._layer_overhead_s[0]
+
     def layer_latency_s(self, a: float, b: float, g: float, firmware: int = 0) -> np.ndarray:
-        """Per-layer times on one device, the direct (slow) form of ``latency_s``, for checks."""
+        """Per-layer times on one device, the direct (slow) form of ``latency_s`` (which adds the
+        framework's per-call overhead ``g x call_overhead``), for checks."""
         return g * self._layer_overhead_s[firmware] + np.maximum(a * self.compute_s, b * self.memory_s)
 
     def snapshot_ms(self, snapshot: FleetSnapshot) -> np.ndarray:
@@ -186,6 +207,37 @@ def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:
     """Noise-free batch-1 latency (ms) of ``workload`` on every device of ``snapshot``."""
     model = LatencyModel(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead)
     return model.snapshot_ms(snapshot)
+
+
+def resolve_mode(sku: SKU, power_mode: str = "", threads: int = 0) -> str:
+    """The power mode a measurement ran in: as named; else, on a CPU SKU, the mode with that many
+    threads; else the SKU's top mode."""
+    if power_mode:
+        if power_mode not in sku.power_modes:
+            raise InputError(f"unknown power mode {power_mode!r} of {sku.name}; allowed: {', '.join(sku.mode_names)}")
+        return power_mode
+    if sku.contention.shared_cores and threads > 0:
+        for name, m in sku.power_modes.items():
+            if m.compute_units == threads:
+                return name
+        raise InputError(f"{sku.name} has no power mode with {threads} thread(s); modes: "
+                         + ", ".join(f"{n} ({m.compute_units})" for n, m in sku.power_modes.items()))
+    return sku.top_mode
+
+
+def nominal_state(sku: SKU, mode: str, background_cores: float = 0.0) -> FleetState:
+    """One factory-fresh nominal device in ``mode`` with that much background load."""
+    state = FleetState.nominal(1, sku.mode_names.index(mode))
+    state.background_cores[:] = background_cores
+    return state
+
+
+def nominal_latency_ms(workload: Workload, sku: SKU, framework: str = "pytorch", mode: str | None = None,
+                       background_cores: float = 0.0) -> float:
+    """Latency (ms) of ``workload`` on one nominal device: what ``twin predict`` prints."""
+    state = nominal_state(sku, resolve_mode(sku, mode or ""), background_cores)
+    a, b, g = slowdowns(state, sku)
+    return float(1e3 * LatencyModel(workload, sku, framework).latency_s(a, b, g)[0])
 
 
 def power_w(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

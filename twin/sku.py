@@ -18,7 +18,7 @@ from twin._yaml import StrictModel, read_yaml_model
 from twin.errors import InputError
 
 __all__ = ["LAYER_KINDS", "LayerKind", "PowerMode", "FrameworkProfile", "Thermal", "BatteryPack",
-           "Contention", "SKU", "load_sku", "list_skus"]
+           "Contention", "CalibrationRecord", "SKU", "load_sku", "list_skus"]
 
 SKU_DIR = Path(__file__).with_name("skus")
 
@@ -52,7 +52,7 @@ class FrameworkProfile(StrictModel):
     many multiprocessors small convs leave some idle. 3x3 stride-1 dense convs run Winograd
     kernels: ``winograd_speedup`` divides their MACs. Kinds listed in ``fused`` are folded into the
     preceding layer (TensorRT fuses norm, activation and residual add into the conv): they cost
-    neither overhead, compute nor memory traffic.
+    neither overhead, compute nor memory traffic. ``call_overhead_us`` is paid once per inference.
     """
 
     overhead_us: dict[LayerKind, float]
@@ -64,6 +64,8 @@ class FrameworkProfile(StrictModel):
     winograd_speedup: float = Field(1.0, ge=1, description=(
         "MAC reduction of the Winograd kernels this framework picks for 3x3 stride-1 dense convs; 1 disables"))
     fused: list[LayerKind] = []
+    call_overhead_us: float = Field(0.0, ge=0, description=(
+        "per inference, not per layer: input copy, engine enqueue, stream synchronisation"))
 
     @model_validator(mode="after")
     def _complete(self):
@@ -114,6 +116,23 @@ class Contention(StrictModel):
     overhead: float = Field(ge=0)
     memory: float = Field(ge=0)
     compute: float = Field(ge=0)
+    shared_cores: bool = Field(False, description=(
+        "the network's compute runs on the CPU cores (a CPU SKU, compute_units = threads): background "
+        "load slows compute and overhead only once threads + busy cores exceed cpu_cores"))
+
+
+class CalibrationRecord(StrictModel):
+    """How ``twin calibrate`` made this file: the measurements, what it fitted and how well."""
+
+    measurements: str
+    rows: int
+    networks: list[str] = Field([], description="arch_hash of every network the fit used")
+    fitted: dict[str, list[float]] = Field(description="parameter -> [base value, fitted value]")
+    fit_mape_pct: float
+    fit_max_error_pct: float
+    boards: int
+    board_speed_sd: float | None = Field(None, description=(
+        "spread (sd of log) of the boards' speed around the fit: manufacturing variance"))
 
 
 class SKU(StrictModel):
@@ -132,6 +151,7 @@ class SKU(StrictModel):
     frameworks: dict[str, FrameworkProfile]
     battery: BatteryPack | None = None
     sources: dict[str, str] = {}
+    calibration: CalibrationRecord | None = None
 
     @model_validator(mode="after")
     def _non_empty(self):

@@ -16,11 +16,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from twin.errors import InputError
 from twin.sku import LAYER_KINDS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
            "upsample", "read_workload", "resolve_workload"]
@@ -70,10 +74,14 @@ class Workload:
     @classmethod
     def from_rows(cls, rows: list[dict]) -> "Workload":
         """Build from constructor rows (dicts with the COLUMNS keys)."""
+        import pandas as pd
+
         return cls.from_frame(pd.DataFrame(rows, columns=list(COLUMNS)))
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, source: str = "workload table") -> "Workload":
+    def from_frame(cls, df: "pd.DataFrame", source: str = "workload table") -> "Workload":
+        import pandas as pd
+
         missing = [c for c in COLUMNS if c not in df.columns and c not in _OPTIONAL]
         if missing:
             raise InputError(f"{source}: missing column(s) {', '.join(missing)}; "
@@ -94,7 +102,9 @@ class Workload:
         names = tuple(str(n) for n in df["name"]) if "name" in df.columns else ()
         return cls(kind=np.array([_KIND_CODE[k] for k in df["kind"]], dtype=np.int8), name=names, **cols)
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
         df = pd.DataFrame({c: getattr(self, c) for c in COLUMNS[2:]})
         df.insert(0, "kind", [LAYER_KINDS[k] for k in self.kind])
         df.insert(0, "name", list(self.name) if self.name else [f"layer{i}" for i in range(len(self))])
@@ -124,6 +134,8 @@ def resolve_workload(ref: str, base_dir: str | Path = ".") -> Workload:
 
 def read_workload(path: str | Path) -> Workload:
     """Read a workload table from CSV or parquet."""
+    import pandas as pd
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: workload table not found")

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The full calibrate -> prune -> validate loop on the real fleet at hand: this machine in four
+# configurations (1 or 2 torch threads, with or without one busy background core).
+#   1. time a few networks on every configuration           -> reports/host-cpu/calibration.csv
+#   2. fit the host-cpu SKU to them                         -> reports/host-cpu/host-cpu.yaml
+#   3. prune ResNet-18 with HDAP against the twin of that fleet (scenarios/host-cpu-fleet.yaml)
+#                                                           -> reports/host-cpu-fleet/
+#   4. time every method's pruned ResNet-18 on every real configuration -> reports/host-cpu/pruned.csv
+#   5. compare them with the twin's predictions             -> reports/host-cpu/report.md
+# About 5 minutes on 2 cores. Run from the repository root: bash scripts/host-cpu-loop.sh
+set -euo pipefail
+OUT=reports/host-cpu
+RUN=reports/host-cpu-fleet
+BENCH=(--sku host-cpu --board-id "$(hostname)" --threads 1,2 --background 0,1 --warmup 5 --repeats 30)
+mkdir -p "$OUT"
+rm -f "$OUT/calibration.csv" "$OUT/pruned.csv"
+
+echo "== 1. measure: full-width networks, and ResNet-18/50 sub-networks of random widths"
+twin board-bench --model resnet34 --model mobilenet_v2 --model vgg11 --model resnet56 "${BENCH[@]}" \
+    --out "$OUT/calibration.csv"
+twin board-bench --model resnet18 --model resnet50 --random 2 "${BENCH[@]}" --out "$OUT/calibration.csv"
+
+echo "== 2. calibrate host-cpu"
+twin calibrate "$OUT/calibration.csv" --sku host-cpu --search-tiles --leave-one-out --out "$OUT/host-cpu.yaml" \
+    | tee "$OUT/calibrate.txt"
+
+echo "== 3. prune with HDAP against the twin of the fleet"
+hdap run scenarios/host-cpu-fleet.yaml --out "$RUN"
+
+echo "== 4. measure the pruned networks (none was used for calibration)"
+twin board-bench --model-file "$RUN/resnet18_hdap.pt" "${BENCH[@]}" --out "$OUT/pruned.csv"
+python - "$RUN/results.json" <<'PY' | while read -r method widths; do
+import json, sys
+for method, widths in json.load(open(sys.argv[1]))["widths"].items():
+    if method not in ("unpruned", "hdap"):
+        print(method, ",".join(map(str, widths)))
+PY
+    echo "-- $method"
+    twin board-bench --model resnet18 --widths "$widths" "${BENCH[@]}" --out "$OUT/pruned.csv"
+done
+
+echo "== 5. validate the twin on them"
+hdap validate "$OUT/pruned.csv" --sku "$OUT/host-cpu.yaml" --out "$OUT"
