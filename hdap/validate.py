@@ -19,8 +19,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from twin.bench_csv import read_measurements  # noqa: E402
-from twin.calibrate import resolve_rows, select_rows  # noqa: E402
-from twin.latency import nominal_latency_ms  # noqa: E402
+from twin.calibrate import prediction_table, resolve_rows, select_rows  # noqa: E402
 from twin.sku import SKU  # noqa: E402
 
 __all__ = ["validation_table", "summarise", "write_validation"]
@@ -31,15 +30,9 @@ def validation_table(path: str | Path, sku: SKU) -> pd.DataFrame:
     path = Path(path)
     rows = resolve_rows(select_rows(read_measurements(path), sku.name, str(path)), sku, path.parent, str(path))
     seen = set(sku.calibration.networks) if sku.calibration else set()
-    df = pd.DataFrame({
-        "row": [r.index for r in rows], "board_id": [r.board_id for r in rows], "framework": [r.framework for r in rows],
-        "mode": [r.mode for r in rows], "background_cores": [r.background_cores for r in rows],
-        "model": [r.model for r in rows], "arch_hash": [r.arch_hash for r in rows],
-        "gflops": [r.workload.dense_flops / 1e9 for r in rows],
-        "set": ["calibration" if r.arch_hash in seen else "held out" for r in rows],
-        "measured_ms": [r.measured_ms for r in rows],
-        "predicted_ms": [nominal_latency_ms(r.workload, sku, r.framework, r.mode, r.background_cores) for r in rows]})
-    df["error_pct"] = 100 * (df["predicted_ms"] / df["measured_ms"] - 1)
+    df = prediction_table(rows, sku)
+    df.insert(7, "gflops", [r.workload.dense_flops / 1e9 for r in rows])
+    df.insert(8, "set", ["calibration" if r.arch_hash in seen else "held out" for r in rows])
     df["configuration"] = df["mode"] + np.where(df["background_cores"] > 0,
                                                 " + " + df["background_cores"].map("{:g}".format) + " bg", "")
     return df

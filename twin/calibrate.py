@@ -27,7 +27,7 @@ from twin.latency import LatencyModel, nominal_latency_ms, nominal_state, resolv
 from twin.sku import LAYER_KINDS, SKU, CalibrationRecord
 from twin.workload import Workload
 
-__all__ = ["Calibration", "select_rows", "resolve_rows", "calibrate", "leave_one_out", "apply_params",
+__all__ = ["Calibration", "select_rows", "resolve_rows", "prediction_table", "calibrate", "leave_one_out", "apply_params",
            "PRIOR_WEIGHT", "MIN_SHARE"]
 
 TILE_GRID = {"channel_tile": (1, 8, 16, 32, 64), "spatial_tile": (1, 16, 32, 64, 128)}
@@ -232,14 +232,13 @@ def _fit_tiles(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, 
     return best[0], best[1]
 
 
-def _table(rows: list[Row], sku: SKU) -> pd.DataFrame:
-    """Per row: measured and predicted (by the public prediction path, ``nominal_latency_ms``)."""
-    pred = [nominal_latency_ms(r.workload, sku, r.framework, r.mode, r.background_cores) for r in rows]
+def prediction_table(rows: list[Row], sku: SKU) -> pd.DataFrame:
+    """Per row: what ran where, measured and predicted (``twin predict``'s path), and the error."""
     df = pd.DataFrame({"row": [r.index for r in rows], "board_id": [r.board_id for r in rows],
                        "framework": [r.framework for r in rows], "mode": [r.mode for r in rows],
                        "background_cores": [r.background_cores for r in rows], "model": [r.model for r in rows],
                        "arch_hash": [r.arch_hash for r in rows], "measured_ms": [r.measured_ms for r in rows],
-                       "predicted_ms": pred})
+                       "predicted_ms": 1e3 * _predict_s(rows, sku)})
     df["error_pct"] = 100 * (df["predicted_ms"] / df["measured_ms"] - 1)
     return df
 
@@ -249,7 +248,7 @@ def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool =
     the channel and pixel tile sizes are chosen too (from TILE_GRID): that needs rows of pruned,
     odd-width networks to tell tiles apart."""
     sku, params = _fit_tiles(rows, base) if search_tiles else _fit(rows, base)[:2]
-    table = _table(rows, sku)
+    table = prediction_table(rows, sku)
     boards = sorted({r.board_id for r in rows if r.board_id})
     board_sd = None
     if len(boards) >= 2:
@@ -273,5 +272,5 @@ def leave_one_out(rows: list[Row], base: SKU) -> pd.DataFrame:
         if not train:
             raise InputError("leave-one-out needs at least two networks in the rows")
         sku, _, _ = _fit(train, base)
-        parts.append(_table(test, sku))
+        parts.append(prediction_table(test, sku))
     return pd.concat(parts).sort_values("row", kind="stable").reset_index(drop=True)
