@@ -29,13 +29,13 @@ class MobileNetV1(nn.Module):
 
 
 class InvertedResidual(nn.Module):
-    def __init__(self, c_in: int, hidden: int, c_out: int, stride: int, expand: bool):
+    def __init__(self, c_in: int, hidden: int, c_out: int, stride: int, expand: bool, residual: bool):
         super().__init__()
         layers = [_cbr(c_in, hidden, 1, 1, act=nn.ReLU6)] if expand else []
         layers += [_cbr(hidden, hidden, 3, stride, groups=hidden, act=nn.ReLU6),
                    nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out)]
         self.conv = nn.Sequential(*layers)
-        self.use_res = stride == 1 and c_in == c_out
+        self.use_res = residual  # from the unpruned architecture: a pruned stem may match c_out by chance
 
     def forward(self, x):
         return x + self.conv(x) if self.use_res else self.conv(x)
@@ -48,7 +48,8 @@ class MobileNetV2(nn.Module):
         stem = widths[0] if blocks[0][0] == 1 else 32
         layers = [_cbr(3, stem, 3, 2, act=nn.ReLU6)]
         for i, (t, c_in, c_out, s) in enumerate(blocks):
-            layers.append(InvertedResidual(stem if i == 0 else c_in, widths[i], c_out, s, expand=t != 1))
+            layers.append(InvertedResidual(stem if i == 0 else c_in, widths[i], c_out, s, expand=t != 1,
+                                           residual=s == 1 and c_in == c_out))
         layers.append(_cbr(320, 1280, 1, 1, act=nn.ReLU6))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
