@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=integer, help="override seed")
     s.add_argument("--out", help="output folder (default: out/<scenario name>)")
     s.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                   help="local worker processes (default: all cores; never changes the output)")
+                   help="local Dask worker processes (default: all cores; 1: this process; never changes the output)")
+    s.add_argument("--scheduler", metavar="ADDRESS", help="run the shards on this Dask cluster (tcp://host:8786)")
     s.add_argument("--snapshots", type=day_list, default=(), metavar="D1,D2,...",
                    help="also write every device's state on these days to snapshots.parquet")
     lat = sub.add_parser("latency", help="the fleet's latency distribution for a network on one day")
@@ -79,9 +80,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _simulate(args) -> None:
-    from twin.output import atomic_dir, run_record
+    from twin.executor import Executor
+    from twin.output import ParquetStream, atomic_dir, run_record
     from twin.scenario import load_scenario
-    from twin.simulation import simulate
+    from twin.simulation import device_frame, simulate
 
     scenario = load_scenario(args.scenario).with_overrides(devices=args.devices, days=args.days, seed=args.seed)
     late = [d for d in args.snapshots if d >= scenario.time.days]
@@ -90,16 +92,24 @@ def _simulate(args) -> None:
                          f"{scenario.time.days - 1}")
     out = Path(args.out) if args.out else Path("out") / scenario.name
     big = scenario.fleet.devices * scenario.time.days > 5e7
+    sku, zones = scenario.sku_model(), scenario.environment.zone_names
     t0 = time.perf_counter()
-    result = simulate(scenario, workers=args.workers, snapshot_days=args.snapshots,
-                      progress=big or sys.stderr.isatty())
-    wall = time.perf_counter() - t0
-    with atomic_dir(out) as tmp:
-        result.devices_frame().to_parquet(tmp / "devices.parquet", index=False)
+    # devices stream to disk block by block: memory stays bounded however big the fleet
+    with atomic_dir(out) as tmp, Executor(args.workers, args.scheduler) as ex, \
+            ParquetStream(tmp / "devices.parquet") as devices, ParquetStream(tmp / "snapshots.parquet") as snaps:
+        def on_block(final, snapshots):
+            devices.write(device_frame(final, sku, zones))
+            for day, state in sorted(snapshots.items()):
+                frame = device_frame(state, sku, zones)
+                frame.insert(0, "day", day)
+                snaps.write(frame)
+
+        result = simulate(scenario, executor=ex, snapshot_days=args.snapshots, keep_devices=False,
+                          on_block=on_block, progress=big or sys.stderr.isatty())
+        wall = time.perf_counter() - t0
         result.history.to_parquet(tmp / "history.parquet", index=False)
-        if args.snapshots:
-            result.snapshots_frame().to_parquet(tmp / "snapshots.parquet", index=False)
-        (tmp / "run.json").write_text(run_record(scenario, wall_s=round(wall, 3), workers=args.workers))
+        (tmp / "run.json").write_text(run_record(scenario, wall_s=round(wall, 3), workers=args.workers,
+                                                 scheduler=args.scheduler))
     last = result.history.iloc[-1]
     n, days = scenario.fleet.devices, scenario.time.days
     print(f"{scenario.name}: {n:,} x {scenario.fleet.sku} devices, {days} days from {scenario.time.start} "

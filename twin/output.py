@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["atomic_dir", "run_record"]
+__all__ = ["atomic_dir", "run_record", "ParquetStream"]
 
 
 @contextmanager
@@ -27,6 +27,31 @@ def atomic_dir(out: str | Path):
             os.replace(f, out / f.name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ParquetStream:
+    """A parquet file written a table at a time (row groups), so it never has to fit in memory.
+    Nothing is created until the first write."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._writer = None
+
+    def write(self, df) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+
+    def __enter__(self) -> "ParquetStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
 
 def run_record(scenario, **extra) -> str:

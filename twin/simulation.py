@@ -11,14 +11,15 @@ its own SimPy environment whose processes are fleet-level generators, one per ki
 
 A block's random streams derive from (seed, block), and fleet-wide weather from (seed,), so a
 block's trajectory never depends on how blocks are grouped. A shard is a contiguous range of
-blocks, the unit handed to a worker process: the shard and worker counts change speed, not bytes.
+blocks, the task handed to a worker (twin.executor: local processes or a Dask cluster): the shard
+and worker counts change speed, not bytes.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
+import contextlib
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from twin.config_drift import (
     switch_modes,
 )
 from twin.environment import draw_installation, throttle_for_heat, zone_weather
+from twin.executor import Executor
 from twin.fleet import FleetSnapshot, FleetState
 from twin.latency import LatencyModel, power_w, slowdowns
 from twin.manufacturing import draw_birth_traits
@@ -43,7 +45,7 @@ from twin.scenario import Scenario
 from twin.sku import SKU
 from twin.summary import DailyRecorder, merge_history
 
-__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate"]
+__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate", "device_frame"]
 
 BLOCK_SIZE = 32_768
 SECONDS_PER_DAY = 86_400.0
@@ -82,7 +84,7 @@ class SimulationResult:
     """A finished run: the fleet on its last day, daily fleet summaries, optional day snapshots."""
 
     scenario: Scenario
-    final: FleetSnapshot
+    final: FleetSnapshot | None   # None when the run streamed its devices (keep_devices=False)
     history: pd.DataFrame
     snapshots: dict[int, FleetSnapshot] = field(default_factory=dict)
 
@@ -98,9 +100,14 @@ class SimulationResult:
 
 
 def _named(snap: FleetSnapshot) -> pd.DataFrame:
-    df = snap.state.to_frame()
-    df["power_mode"] = pd.Categorical.from_codes(df["power_mode"], snap.sku.mode_names)
-    df["climate_zone"] = pd.Categorical.from_codes(df["climate_zone"], snap.zone_names)
+    return device_frame(snap.state, snap.sku, snap.zone_names)
+
+
+def device_frame(state: FleetState, sku: SKU, zone_names: tuple[str, ...]) -> pd.DataFrame:
+    """One row per device of ``state``, power mode and climate zone by name."""
+    df = state.to_frame()
+    df["power_mode"] = pd.Categorical.from_codes(df["power_mode"], sku.mode_names)
+    df["climate_zone"] = pd.Categorical.from_codes(df["climate_zone"], zone_names)
     return df
 
 
@@ -214,7 +221,7 @@ class _Block:
             yield self.env.timeout(release.wave_interval_days)
 
 
-def _run_shard(ctx: _Context, blocks: list[int]) -> list[_BlockResult]:
+def _run_shard(blocks: list[int], ctx: _Context) -> list[_BlockResult]:
     return [_Block(ctx, b).run() for b in blocks]
 
 
@@ -229,29 +236,37 @@ def _context(scenario: Scenario, snapshot_days) -> _Context:
                     tuple(sorted(set(snapshot_days))))
 
 
-def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
-             snapshot_days: tuple[int, ...] = (), progress: bool = False) -> SimulationResult:
+def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1, executor: Executor | None = None,
+             snapshot_days: tuple[int, ...] = (), keep_devices: bool = True,
+             on_block: Callable[[FleetState, dict[int, FleetState]], None] | None = None,
+             progress: bool = False) -> SimulationResult:
     """Run ``scenario`` and return its final fleet, daily history and requested day snapshots.
 
-    ``shards`` groups blocks into that many contiguous ranges (default: one per block);
-    ``workers`` > 1 runs shards in that many local processes. Neither changes any output.
+    ``shards`` groups blocks into that many contiguous ranges, the tasks (default: one per block).
+    They run on ``executor`` (default: ``workers`` local processes; 1: this process). None of
+    these changes any output. Blocks come back in device-id order; ``on_block(final, snapshots)``
+    sees each one (to stream it to disk), and with ``keep_devices=False`` it is then dropped, so
+    a fleet bigger than memory runs in memory bounded by a few blocks (``final`` is then None and
+    ``snapshots`` empty; the daily history is always kept).
     """
     ctx = _context(scenario, snapshot_days)
     n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
     groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
-    workers = min(workers, os.cpu_count() or 1, len(groups))
-    results: list[_BlockResult] = []
-    with tqdm(total=scenario.fleet.devices, unit="device", disable=not progress, desc=scenario.name) as bar:
-        if workers <= 1:
-            for g in groups:
-                results += _run_shard(ctx, g)
-                bar.update(sum(len(r.final) for r in results[-len(g):]))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for done in pool.map(_run_shard, [ctx] * len(groups), groups):
-                    results += done
-                    bar.update(sum(len(r.final) for r in done))
-    results.sort(key=lambda r: r.block)
+    finals, snaps, recorders = [], [], []
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            executor = stack.enter_context(Executor(workers=min(workers, len(groups))))
+        bar = stack.enter_context(tqdm(total=scenario.fleet.devices, unit="device", disable=not progress,
+                                       desc=scenario.name))
+        for done in executor.map(_run_shard, groups, executor.share(ctx)):
+            for r in done:
+                if on_block is not None:
+                    on_block(r.final, r.snapshots)
+                recorders.append(r.recorder)
+                if keep_devices:
+                    finals.append(r.final)
+                    snaps.append(r.snapshots)
+                bar.update(len(r.final))
     zones = scenario.environment.zone_names
 
     def snap(states, day):
@@ -259,8 +274,8 @@ def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
                              day, zones)
 
     fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
-    history = merge_history([r.recorder for r in results], scenario.time.start, ctx.sku.mode_names, fw_names,
-                            scenario.fleet.battery)
-    return SimulationResult(scenario, snap([r.final for r in results], scenario.time.days - 1), history,
-                            {d: snap([r.snapshots[d] for r in results], d) for d in ctx.snapshot_days
-                             if d < scenario.time.days})
+    history = merge_history(recorders, scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)
+    if not keep_devices:
+        return SimulationResult(scenario, None, history)
+    return SimulationResult(scenario, snap(finals, scenario.time.days - 1), history,
+                            {d: snap([s[d] for s in snaps], d) for d in ctx.snapshot_days if d < scenario.time.days})

@@ -1,0 +1,100 @@
+"""Where independent pieces of work run: this process, local worker processes, or a Dask cluster.
+
+Simulation shards and study sweeps are lists of independent tasks whose results are combined in a
+fixed order, so the numbers never depend on where or in how many places the tasks ran.
+``Executor.map`` yields results in the order of its inputs while keeping at most ``window`` tasks
+submitted and not yet consumed: a caller that folds each result into a running summary and drops
+it holds a bounded number of results, however many tasks there are.
+
+- ``Executor(workers=1)``: in this process, no Dask.
+- ``Executor(workers=N)``: a ``dask.distributed.LocalCluster`` of N single-threaded worker
+  processes, started on entry and stopped on exit.
+- ``Executor(scheduler="tcp://host:8786")``: an existing Dask cluster.
+
+With Dask, a worker that dies mid-task loses nothing: the scheduler runs its unfinished tasks
+again elsewhere (its nanny restarts it), and each task's result is consumed exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator
+
+from twin.errors import InputError
+
+__all__ = ["Executor"]
+
+
+class Executor:
+    def __init__(self, workers: int = 1, scheduler: str | None = None, window: int | None = None):
+        if workers < 1:
+            raise InputError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+        self.scheduler = scheduler
+        self.window = window
+        self.client = None
+        self._cluster = None
+
+    def __enter__(self) -> "Executor":
+        if self.scheduler is None and self.workers == 1:
+            return self
+        from distributed import Client, LocalCluster
+
+        if self.scheduler is not None:
+            try:
+                self.client = Client(self.scheduler, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise InputError(f"--scheduler: cannot reach a Dask scheduler at {self.scheduler!r} ({exc})") from None
+        else:
+            self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = Client(self._cluster, set_as_default=False)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self.client = self._cluster = None
+
+    @property
+    def n_workers(self) -> int:
+        """Worker processes available now (1 in this process)."""
+        if self.client is None:
+            return 1
+        return max(1, len(self.client.scheduler_info(n_workers=-1)["workers"]))
+
+    @property
+    def where(self) -> str:
+        if self.client is None:
+            return "this process"
+        return f"Dask scheduler {self.scheduler}" if self.scheduler else f"Dask LocalCluster of {self.workers} workers"
+
+    def share(self, obj: Any) -> Any:
+        """``obj`` for use as an argument of many tasks: sent to the workers once, not per task."""
+        if self.client is None:
+            return obj
+        return self.client.scatter(obj, broadcast=True, hash=False)
+
+    def map(self, fn: Callable, items: Iterable, *shared: Any) -> Iterator:
+        """``fn(item, *shared)`` for every item, yielded in the order of ``items``."""
+        if self.client is None:
+            for item in items:
+                yield fn(item, *shared)
+            return
+        window = self.window or 2 * self.n_workers
+        pending: deque = deque()
+        for item in items:
+            pending.append(self.client.submit(fn, item, *shared, pure=False))
+            if len(pending) >= window:
+                yield _take(pending.popleft())
+        while pending:
+            yield _take(pending.popleft())
+
+
+def _take(future):
+    result = future.result()
+    future.release()
+    return result
