@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances_argmin, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from twin.errors import InputError
@@ -35,7 +35,8 @@ class FleetClustering:
         return KMeans(k, random_state=self.random_state, n_init=4)
 
     def fit(self, features: np.ndarray) -> "FleetClustering":
-        x = StandardScaler().fit_transform(np.asarray(features, dtype=np.float64))
+        self.scaler_ = StandardScaler().fit(np.asarray(features, dtype=np.float64))
+        x = self.scaler_.transform(np.asarray(features, dtype=np.float64))
         n = len(x)
         if self.n_clusters == "auto":
             rng = np.random.default_rng(self.random_state)
@@ -51,6 +52,7 @@ class FleetClustering:
             self.k_scores_ = {}
         km = self._kmeans(k, n).fit(x)
         self.labels_ = km.labels_.astype(np.int32)
+        self.cluster_centers_ = km.cluster_centers_
         self.n_clusters_ = k
         self.weights_ = np.bincount(self.labels_, minlength=k) / n
         dist = np.linalg.norm(x - km.cluster_centers_[self.labels_], axis=1)
@@ -60,3 +62,9 @@ class FleetClustering:
             take = min(self.representatives, len(members))
             self.representatives_.append(members[np.argsort(dist[members], kind="stable")[:take]])
         return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """The nearest of the fitted clusters for each row of ``features`` (scaled as in ``fit``):
+        how devices measured later fall into the clusters of the day they were fitted."""
+        x = self.scaler_.transform(np.asarray(features, dtype=np.float64))
+        return pairwise_distances_argmin(x, self.cluster_centers_).astype(np.int32)

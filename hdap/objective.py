@@ -65,25 +65,36 @@ class FleetEstimate:
         self._unpruned = self.cluster_ms(np.zeros(zoo.n_units))
 
     def cluster_ms(self, rates) -> np.ndarray:
-        """Each cluster surrogate's prediction (ms) for its representatives."""
-        return np.array([s.predict(self.zoo, rates)[0] for s in self.surrogates])
+        """Each cluster surrogate's prediction (ms) for its representatives: (clusters,) for one
+        rate vector, (architectures, clusters) for a 2-D array of them."""
+        out = np.column_stack([s.predict(self.zoo, np.atleast_2d(rates)) for s in self.surrogates])
+        return out if np.ndim(rates) == 2 else out[0]
 
     def mean_ms(self, rates) -> float:
-        return float(self.weights_ @ (self.ratio_mean_ * self.cluster_ms(rates)))
+        return self.statistic(rates, "weighted_mean")
 
     def device_ms(self, rates) -> tuple[np.ndarray, np.ndarray]:
         """(latencies, weights) of the quantile devices that stand for the fleet."""
         lat = self.ratio_quantiles_ * self.cluster_ms(rates)[:, None]
         return lat.ravel(), np.repeat(self.weights_ / QUANTILES, QUANTILES)
 
-    def statistic(self, rates, objective: str, slo_ms: float | None = None) -> float:
+    def statistics(self, rates: np.ndarray, objective: str, slo_ms: float | None = None) -> np.ndarray:
+        """``statistic`` of every row of ``rates``, with one surrogate call per cluster."""
+        cms = self.cluster_ms(np.atleast_2d(rates))
         if objective == "weighted_mean":
-            return self.mean_ms(rates)
+            return cms @ (self.weights_ * self.ratio_mean_)
         if objective == "mean":
-            return float(np.mean(self.cluster_ms(rates) / self._unpruned))
-        lat, w = self.device_ms(rates)
+            return np.mean(cms / self._unpruned, axis=1)
+        return np.array([self._from_cluster_ms(c, objective, slo_ms) for c in cms])
+
+    def _from_cluster_ms(self, cms: np.ndarray, objective: str, slo_ms: float | None) -> float:
+        lat = (self.ratio_quantiles_ * cms[:, None]).ravel()
+        w = np.repeat(self.weights_ / QUANTILES, QUANTILES)
         if objective == "p95":
             return weighted_quantile(lat, w, 0.95)
         if objective == "slo":
-            return float(w @ (lat > slo_ms)) + _TIE * self.mean_ms(rates) / slo_ms
+            return float(w @ (lat > slo_ms)) + _TIE * float(cms @ (self.weights_ * self.ratio_mean_)) / slo_ms
         raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+
+    def statistic(self, rates, objective: str, slo_ms: float | None = None) -> float:
+        return float(self.statistics(np.atleast_2d(rates), objective, slo_ms)[0])

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from hdap.baselines import global_magnitude_widths
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features
-from hdap.fleet import TwinFleet, TwinGroundTruth
+from hdap.fleet import Fleet, TwinFleet, TwinGroundTruth
 from hdap.importance import ImportanceProxy
 from hdap.objective import FleetEstimate, fleet_statistic
 from hdap.prune import prune_to_widths, widths_for_flops
@@ -32,7 +32,8 @@ from twin.fleet import FleetSnapshot, FleetState
 from twin.scenario import Scenario
 from twin.simulation import simulate
 
-__all__ = ["METHODS", "Round", "RunResult", "run_hdap"]
+__all__ = ["METHODS", "Round", "RunResult", "run_hdap", "fit_estimate", "search_estimate", "exact_statistics",
+           "oracle_truth", "default_slo_ms"]
 
 METHODS = ("unpruned", "hdap", "uniform_l2", "global_magnitude", "single_device", "oracle")
 INFEASIBLE = 1e9  # fitness of a candidate under the accuracy floor (plus its shortfall)
@@ -81,18 +82,62 @@ def _budgets(zoo: ZooModel, target: float, rounds: int) -> list[float]:
 
 def _search(zoo: ZooModel, objective, budget: float, floor_rates: np.ndarray, proxy: ImportanceProxy,
             accuracy_floor: float, cfg, seed: int, desc: str, progress: bool) -> NCSResult:
-    """NCS from uniform pruning of the current widths, within the budget, above the proxy floor."""
+    """NCS from uniform pruning of the current widths, within the budget, above the proxy floor.
+    ``objective`` maps a generation's (population, units) rates to their values."""
     repair = flops_repair(zoo, budget, floor=floor_rates)
     x0 = repair(floor_rates)
     need = accuracy_floor * proxy.retention(zoo.widths_from_rates(x0))
 
-    def fitness(r):
-        kept = proxy.retention(zoo.widths_from_rates(r))
-        return objective(r) if kept >= need else INFEASIBLE + need - kept
+    def fitness(rates):
+        kept = np.array([proxy.retention(zoo.widths_from_rates(r)) for r in rates])
+        return np.where(kept >= need, objective(rates), INFEASIBLE + need - kept)
 
     with tqdm(total=cfg.generations, desc=desc, unit="gen", disable=not progress, leave=False) as bar:
         return ncs_minimize(fitness, x0, repair, np.random.default_rng(seed), population=cfg.population,
-                            generations=cfg.generations, progress=bar)
+                            generations=cfg.generations, progress=bar, vectorized=True)
+
+
+def fit_estimate(fleet: Fleet, ids: np.ndarray, clustering: FleetClustering, unpruned_ms: np.ndarray, zoo: ZooModel,
+                 cfg, budgets: list[float], seed: int, rates: np.ndarray | None = None,
+                 progress: bool = False) -> tuple[list[ClusterSurrogate], FleetEstimate]:
+    """Profile each cluster's representatives (``ids`` index the clustered devices) through
+    ``fleet``, fit its surrogate, and build the fleet estimate; each device's speed relative to
+    its cluster's representatives comes from its measured unpruned latency. ``rates``: the
+    sub-networks to profile (default: sampled per cluster)."""
+    reps = clustering.representatives_
+    speed_ratio = unpruned_ms / np.array([unpruned_ms[r].mean() for r in reps])[clustering.labels_]
+    surrogates = [fit_cluster_surrogate(fleet, zoo, ids[r], budgets, cfg.surrogate_samples, choice=cfg.surrogate,
+                                        seed=seed + c, rates=rates)
+                  for c, r in enumerate(tqdm(reps, desc="profile clusters", disable=not progress, leave=False))]
+    return surrogates, FleetEstimate(zoo, surrogates, clustering.labels_, speed_ratio)
+
+
+def exact_statistics(truth: TwinGroundTruth, zoo: ZooModel, objective: str, slo_ms: float | None):
+    """The oracle's objective: a generation's rates -> the exact statistic over ``truth``'s devices."""
+    return lambda rates: [fleet_statistic(truth.latency_ms(zoo.workload(zoo.widths_from_rates(r))), objective, slo_ms)
+                          for r in rates]
+
+
+def oracle_truth(snap: FleetSnapshot, devices: int | None, seed: int) -> TwinGroundTruth:
+    """Exact latencies of every device, or of a seeded uniform sample of ``devices`` of them."""
+    if devices is None or devices >= len(snap):
+        return TwinGroundTruth(snap)
+    return TwinGroundTruth(snap.take(np.sort(np.random.default_rng(seed).choice(len(snap), devices, replace=False))))
+
+
+def default_slo_ms(cfg, zoo: ZooModel, snap: FleetSnapshot, target: float) -> float:
+    """The scenario's SLO, or DEFAULT_SLO_FACTOR x uniform pruning's latency on a nominal device."""
+    if cfg.slo_ms:
+        return cfg.slo_ms
+    nominal = FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
+    return DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(zoo.workload(widths_for_flops(zoo, target)))[0])
+
+
+def search_estimate(zoo: ZooModel, estimate: FleetEstimate, target: float, proxy: ImportanceProxy, cfg, slo_ms,
+                    seed: int, desc: str = "search hdap", progress: bool = False) -> NCSResult:
+    """One search from the full network to ``target`` FLOPs against the fleet estimate."""
+    return _search(zoo, lambda r: estimate.statistics(r, cfg.objective, slo_ms), target, np.zeros(zoo.n_units), proxy,
+                   cfg.accuracy_floor, cfg, seed, desc, progress)
 
 
 def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> RunResult:
@@ -122,20 +167,15 @@ def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> Ru
     # HDAP: cluster by hardware response, profile representatives, fit surrogates
     features, unpruned_ms = measure_features(fleet, ids, zoo, cfg.features)
     clustering = FleetClustering(cfg.clusters, cfg.k_max, cfg.representatives, random_state=seed).fit(features)
-    reps = clustering.representatives_
-    speed_ratio = unpruned_ms / np.array([unpruned_ms[r].mean() for r in reps])[clustering.labels_]
     lap("features and clustering")
     budgets = _budgets(zoo, target, cfg.rounds)
-    surrogates = [fit_cluster_surrogate(fleet, zoo, ids[r], budgets, cfg.surrogate_samples, choice=cfg.surrogate,
-                                        seed=seed + c) for c, r in enumerate(tqdm(reps, desc="profile clusters",
-                                                                                  disable=not progress, leave=False))]
-    estimate = FleetEstimate(zoo, surrogates, clustering.labels_, speed_ratio)
+    surrogates, estimate = fit_estimate(fleet, ids, clustering, unpruned_ms, zoo, cfg, budgets, seed, progress=progress)
     spent = fleet.profiling_device_seconds
     lap("profiling and surrogates")
 
     nominal = FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
     widths = {"unpruned": full, "uniform_l2": widths_for_flops(zoo, target)}
-    slo = cfg.slo_ms or DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(zoo.workload(widths["uniform_l2"]))[0])
+    slo = default_slo_ms(cfg, zoo, snap, target)
 
     # HDAP's rounds: search against the fleet estimate, prune, fine-tune
     module, current, rounds = base, full, []
@@ -143,7 +183,7 @@ def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> Ru
     for t, budget in enumerate(budgets):
         floor_rates = 1 - current / full
         proxy = ImportanceProxy(module, zoo) if lab else base_proxy
-        res = _search(zoo, lambda r: estimate.statistic(r, cfg.objective, slo), budget, floor_rates, proxy,
+        res = _search(zoo, lambda r: estimate.statistics(r, cfg.objective, slo), budget, floor_rates, proxy,
                       cfg.accuracy_floor, cfg, seed + t, f"search hdap {t + 1}/{cfg.rounds}", progress)
         chosen = Round(budget, [], res.best_f, res.history)
         x = res.best_x
@@ -171,14 +211,11 @@ def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> Ru
     widths["global_magnitude"] = global_magnitude_widths(base, zoo, target)
     single = fit_cluster_surrogate(TwinFleet(nominal, scenario.measurement, seed), zoo, [0], [target],
                                    cfg.surrogate_samples, choice=cfg.surrogate, seed=seed)
-    res_single = _search(zoo, lambda r: float(single.predict(zoo, r)[0]), target, zero, base_proxy,
+    res_single = _search(zoo, lambda r: single.predict(zoo, r), target, zero, base_proxy,
                          cfg.accuracy_floor, cfg, seed, "search single device", progress)
-    sample = np.arange(len(ids)) if cfg.oracle_devices is None or cfg.oracle_devices >= len(ids) else \
-        np.sort(np.random.default_rng(seed).choice(len(ids), cfg.oracle_devices, replace=False))
-    truth_sample = truth if len(sample) == len(ids) else TwinGroundTruth(snap.take(sample))
-    res_oracle = _search(zoo, lambda r: fleet_statistic(truth_sample.latency_ms(zoo.workload(zoo.widths_from_rates(r))),
-                                                        cfg.objective, slo),
-                         target, zero, base_proxy, cfg.accuracy_floor, cfg, seed, "search oracle", progress)
+    res_oracle = _search(zoo, exact_statistics(oracle_truth(snap, cfg.oracle_devices, seed), zoo, cfg.objective, slo),
+                         target, zero, base_proxy,
+                         cfg.accuracy_floor, cfg, seed, "search oracle", progress)
     widths["single_device"] = zoo.widths_from_rates(res_single.best_x)
     widths["oracle"] = zoo.widths_from_rates(res_oracle.best_x)
     lap("baseline searches")

@@ -78,14 +78,18 @@ def _bhattacharyya(mu1, s1, mu2, s2) -> float:
 
 def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair: Callable[[np.ndarray], np.ndarray],
                  rng: np.random.Generator, population: int = 10, generations: int = 100, sigma0: float = 0.1,
-                 epoch: int = 10, r: float = 0.99, archive: int = 10, progress=None) -> NCSResult:
+                 epoch: int = 10, r: float = 0.99, archive: int = 10, progress=None,
+                 vectorized: bool = False) -> NCSResult:
     """Minimise ``fitness`` from around ``x0``; ``repair`` keeps candidates feasible. The result
     keeps the ``archive`` best distinct candidates seen; ``progress`` (a tqdm bar) advances once
-    per generation."""
+    per generation. ``vectorized``: ``fitness`` takes a whole generation, (population, d) rates,
+    and returns its (population,) values (a surrogate then predicts a generation in one call)."""
     d = len(x0)
+    evaluate = (lambda x: np.asarray(fitness(x), dtype=np.float64)) if vectorized else \
+        (lambda x: np.array([fitness(row) for row in x], dtype=np.float64))
     # the starting point itself is one individual: the search never ends worse than where it began
     xs = np.array([repair(np.clip(x0 + (rng.normal(0, sigma0, d) if i else 0), 0, MAX_RATE)) for i in range(population)])
-    fs = np.array([fitness(x) for x in xs])
+    fs = evaluate(xs)
     sigmas = np.full(population, sigma0)
     success = np.zeros(population)
     best = int(np.argmin(fs))
@@ -95,7 +99,7 @@ def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair:
     for t in range(generations):
         lam = rng.normal(1.0, 0.1 - 0.1 * t / generations)
         children = np.array([repair(np.clip(xs[i] + rng.normal(0, sigmas[i], d), 0, MAX_RATE)) for i in range(population)])
-        fc = np.array([fitness(x) for x in children])
+        fc = evaluate(children)
         result.evaluations += population
         shift = min(fs.min(), fc.min())
         f_par, f_chi = fs - shift + 1e-12, fc - shift + 1e-12

@@ -151,13 +151,16 @@ class ClusterSurrogate:
 
 
 def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, budgets: list[float], n_samples: int = 400,
-                          repeats: int = 5, choice: str = "best", seed: int = 0) -> ClusterSurrogate:
-    """Profile ``n_samples`` sub-networks on the representatives, fit both models, pick one."""
+                          repeats: int = 5, choice: str = "best", seed: int = 0,
+                          rates: np.ndarray | None = None) -> ClusterSurrogate:
+    """Profile ``n_samples`` sub-networks on the representatives (or the given ``rates``, shared
+    by several clusters), fit both models, pick one."""
     if choice not in SURROGATE_KINDS:
         raise ValueError(f"surrogate must be one of {', '.join(SURROGATE_KINDS)}, got {choice!r}")
     rng = np.random.default_rng(seed)
     spent = fleet.profiling_device_seconds
-    rates = sample_architectures(zoo, budgets, n_samples, rng)
+    rates = sample_architectures(zoo, budgets, n_samples, rng) if rates is None else np.asarray(rates)
+    n_samples = len(rates)
     latency = profile(fleet, zoo, representatives, rates, repeats)
     test = rng.random(n_samples) < 0.2
     holdout, models = {}, {}
