@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
-from twin._cli import positive_int, rates, run
+from twin._cli import int_list, positive_int, rates, run, size_list
 from twin.errors import InputError
 
 __all__ = ["main"]
@@ -36,6 +37,25 @@ def _parser() -> argparse.ArgumentParser:
     va.add_argument("measurements", help="measurement CSV (twin board-bench)")
     va.add_argument("--sku", required=True, help="SKU YAML or catalogue name (e.g. from twin calibrate)")
     va.add_argument("--out", help="output folder (default: reports/validate-<sku name>)")
+    st = sub.add_parser("study", help="studies at fleet scale: clusters, aging, features (reports/<study>/)")
+    studies = st.add_subparsers(dest="study", required=True)
+    sc = studies.add_parser("clusters", help="estimate error, profiling cost and achieved latency against K and fleet size")
+    sc.add_argument("--k", type=int_list, default=[1, 2, 4, 8, 16, 32, 64], metavar="K1,K2,...")
+    sc.add_argument("--devices", type=size_list, default=[1_000, 10_000, 100_000, 1_000_000], metavar="N1,N2,...",
+                    help="fleet sizes (1e6 accepted; default 1e3,1e4,1e5,1e6)")
+    sa = studies.add_parser("aging", help="a model pruned on day 0 as the fleet ages; re-clustering and re-pruning")
+    sa.add_argument("--years", type=float, help="years after the deployment day (default: to the scenario's end)")
+    sa.add_argument("--every", type=positive_int, default=90, help="days between checkpoints (default 90)")
+    sf = studies.add_parser("features", help="the paper's features (repeated runs) against the probe set, same budget")
+    sf.add_argument("--k", type=int_list, default=[2, 4, 8, 16], metavar="K1,K2,...")
+    for p_ in (sc, sa, sf):
+        p_.add_argument("scenario", help="scenario YAML file")
+        p_.add_argument("--out", help="output folder (default: reports/<scenario name>-<study>)")
+        p_.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
+                        help="local Dask worker processes (default: all cores; 1: this process)")
+        p_.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:8786)")
+    for p_ in (sc, sf):
+        p_.add_argument("--seeds", type=positive_int, default=1, help="independent fleets per setting (default 1)")
     tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="zoo name: train from scratch")
@@ -47,6 +67,41 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
     return p
+
+
+def _study(args) -> None:
+    import time
+    from pathlib import Path
+
+    from hdap.study.report import write_study
+    from twin.executor import Executor
+    from twin.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, for_pruning=True)
+    out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{args.study}"
+    t0 = time.perf_counter()
+    with Executor(args.workers, args.scheduler) as ex:
+        if args.study == "clusters":
+            from hdap.study.clusters import clusters_report, clusters_study
+            df = clusters_study(scenario, args.k, args.devices, args.seeds, ex, progress=True)
+            report = clusters_report
+        elif args.study == "features":
+            from hdap.study.features import features_report, features_study
+            df = features_study(scenario, args.k, args.seeds, ex, progress=True)
+            report = features_report
+        else:
+            from hdap.study.aging import aging_report, aging_study
+            df = aging_study(scenario, args.years, args.every, ex, progress=True)
+            report = aging_report
+        where = ex.where
+    wall = time.perf_counter() - t0
+    text, tables, figures = report(df, scenario, where, wall)
+    write_study(out, scenario, f"hdap study {args.study}", text, tables, figures, wall_s=round(wall, 1),
+                workers=args.workers, scheduler=args.scheduler, argv=sys.argv[1:])
+    print(next(iter(tables.values())).drop(columns=["seed", "wall_s"], errors="ignore")
+          .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"{args.study} study in {wall:.0f} s on {where}; wrote {out}/report.md, "
+          + ", ".join(f"{t}.csv" for t in tables) + ", " + ", ".join(f"{f}.png" for f in figures))
 
 
 def _validate(args) -> None:
@@ -158,7 +213,7 @@ def _models(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     return run("hdap", {"models": _models, "prune": _prune, "train": _train, "run": _run,
-                        "validate": _validate}, _parser().parse_args(argv))
+                        "validate": _validate, "study": _study}, _parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ class FleetEstimate:
         self.zoo = zoo
         self.surrogates = surrogates
         k = len(surrogates)
+        self.labels_, self.speed_ratio_ = labels, speed_ratio
         self.weights_ = np.bincount(labels, minlength=k) / len(labels)
         probs = (np.arange(QUANTILES) + 0.5) / QUANTILES
         self.ratio_quantiles_ = np.array([np.quantile(speed_ratio[labels == c], probs) for c in range(k)])
@@ -72,6 +73,10 @@ class FleetEstimate:
 
     def mean_ms(self, rates) -> float:
         return self.statistic(rates, "weighted_mean")
+
+    def per_device_ms(self, rates) -> np.ndarray:
+        """Every clustered device's estimated latency (ms): its cluster's prediction times its speed."""
+        return self.speed_ratio_ * self.cluster_ms(rates)[self.labels_]
 
     def device_ms(self, rates) -> tuple[np.ndarray, np.ndarray]:
         """(latencies, weights) of the quantile devices that stand for the fleet."""

@@ -32,8 +32,8 @@ from twin.fleet import FleetSnapshot, FleetState
 from twin.scenario import Scenario
 from twin.simulation import simulate
 
-__all__ = ["METHODS", "Round", "RunResult", "run_hdap", "fit_estimate", "search_estimate", "exact_statistics",
-           "oracle_truth", "default_slo_ms"]
+__all__ = ["METHODS", "Round", "RunResult", "run_hdap", "fit_estimate", "search_for", "exact_statistics",
+           "oracle_truth", "default_slo_ms", "target_flops"]
 
 METHODS = ("unpruned", "hdap", "uniform_l2", "global_magnitude", "single_device", "oracle")
 INFEASIBLE = 1e9  # fitness of a candidate under the accuracy floor (plus its shortfall)
@@ -118,6 +118,12 @@ def exact_statistics(truth: TwinGroundTruth, zoo: ZooModel, objective: str, slo_
                           for r in rates]
 
 
+def target_flops(scenario: Scenario) -> float:
+    """The FLOPs budget: the scenario's ``pruning.flops_g``, or half the unpruned network's."""
+    cfg = scenario.pruning
+    return cfg.flops_g * 1e9 if cfg.flops_g else get_model(cfg.model or scenario.deployment.workload).flops() / 2
+
+
 def oracle_truth(snap: FleetSnapshot, devices: int | None, seed: int) -> TwinGroundTruth:
     """Exact latencies of every device, or of a seeded uniform sample of ``devices`` of them."""
     if devices is None or devices >= len(snap):
@@ -133,17 +139,17 @@ def default_slo_ms(cfg, zoo: ZooModel, snap: FleetSnapshot, target: float) -> fl
     return DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(zoo.workload(widths_for_flops(zoo, target)))[0])
 
 
-def search_estimate(zoo: ZooModel, estimate: FleetEstimate, target: float, proxy: ImportanceProxy, cfg, slo_ms,
-                    seed: int, desc: str = "search hdap", progress: bool = False) -> NCSResult:
-    """One search from the full network to ``target`` FLOPs against the fleet estimate."""
-    return _search(zoo, lambda r: estimate.statistics(r, cfg.objective, slo_ms), target, np.zeros(zoo.n_units), proxy,
-                   cfg.accuracy_floor, cfg, seed, desc, progress)
+def search_for(zoo: ZooModel, objective, target: float, proxy: ImportanceProxy, cfg, seed: int,
+               desc: str = "search", progress: bool = False) -> NCSResult:
+    """One search from the full network to ``target`` FLOPs; ``objective`` maps a generation's
+    rates to their values (``FleetEstimate.statistics``, ``exact_statistics``, a surrogate)."""
+    return _search(zoo, objective, target, np.zeros(zoo.n_units), proxy, cfg.accuracy_floor, cfg, seed, desc, progress)
 
 
 def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> RunResult:
     cfg, seed = scenario.pruning, scenario.seed
     zoo = get_model(cfg.model or scenario.deployment.workload)
-    target = cfg.flops_g * 1e9 if cfg.flops_g else zoo.flops() / 2
+    target = target_flops(scenario)
     full = np.array(zoo.full_widths)
     clock, timings = time.perf_counter(), {}
 
@@ -207,15 +213,13 @@ def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> Ru
     lap("hdap search, prune, fine-tune")
 
     # baselines on the same budget
-    zero = np.zeros(zoo.n_units)
     widths["global_magnitude"] = global_magnitude_widths(base, zoo, target)
     single = fit_cluster_surrogate(TwinFleet(nominal, scenario.measurement, seed), zoo, [0], [target],
                                    cfg.surrogate_samples, choice=cfg.surrogate, seed=seed)
-    res_single = _search(zoo, lambda r: single.predict(zoo, r), target, zero, base_proxy,
-                         cfg.accuracy_floor, cfg, seed, "search single device", progress)
-    res_oracle = _search(zoo, exact_statistics(oracle_truth(snap, cfg.oracle_devices, seed), zoo, cfg.objective, slo),
-                         target, zero, base_proxy,
-                         cfg.accuracy_floor, cfg, seed, "search oracle", progress)
+    res_single = search_for(zoo, lambda r: single.predict(zoo, r), target, base_proxy, cfg, seed,
+                            "search single device", progress)
+    res_oracle = search_for(zoo, exact_statistics(oracle_truth(snap, cfg.oracle_devices, seed), zoo, cfg.objective, slo),
+                            target, base_proxy, cfg, seed, "search oracle", progress)
     widths["single_device"] = zoo.widths_from_rates(res_single.best_x)
     widths["oracle"] = zoo.widths_from_rates(res_oracle.best_x)
     lap("baseline searches")

@@ -20,15 +20,17 @@ Spearman rank correlation, and the profiling cost.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.optimize import nnls
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from hdap.fleet import Fleet
 from hdap.search import MAX_RATE, flops_repair
-from hdap.zoo import ZooModel
+from hdap.zoo import ZooModel, get_model
 
 __all__ = ["ALIGNMENTS", "sample_rates", "sample_architectures", "profile", "TreeSurrogate", "LayerSurrogate",
            "ClusterSurrogate", "fit_cluster_surrogate", "SURROGATE_KINDS"]
@@ -67,32 +69,43 @@ class TreeSurrogate:
 
     def fit(self, zoo: ZooModel, rates: np.ndarray, latency_ms: np.ndarray) -> "TreeSurrogate":
         self.model_ = HistGradientBoostingRegressor(max_iter=400, learning_rate=0.08, random_state=self.random_state)
-        self.model_.fit(rates, np.log(latency_ms))
+        # one thread: a few hundred samples gain nothing from more, and where torch's OpenMP runtime
+        # was loaded after scikit-learn's the two runtimes' spinning threads make the fit ~20x slower
+        with threadpool_limits(1, user_api="openmp"):
+            self.model_.fit(rates, np.log(latency_ms))
         return self
 
     def predict(self, zoo: ZooModel, rates: np.ndarray) -> np.ndarray:
         return np.exp(self.model_.predict(np.atleast_2d(rates)))
 
 
-def _layer_groups(zoo: ZooModel) -> tuple[np.ndarray, int]:
-    """Per layer, the index of its group: layers of one kind, kernel, stride and map size."""
-    w = zoo.workload()
+@lru_cache(maxsize=None)
+def _layer_groups(name: str) -> tuple[np.ndarray, int]:
+    """Per layer of zoo model ``name``, the index of its group: layers of one kind, kernel, stride and map size."""
+    w = get_model(name).workload()
     keys = list(zip(w.kind.tolist(), w.kernel.tolist(), w.stride.tolist(), w.h.tolist()))
     names = sorted(set(keys))
     return np.array([names.index(k) for k in keys]), len(names)
 
 
+@lru_cache(maxsize=16_384)
+def _layer_arrays(name: str, widths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """(dense layer?, output channels, MACs, bytes moved) per layer of one architecture. Cached:
+    the clusters' surrogates are fitted on, and the search asks them about, the same architectures."""
+    w = get_model(name).workload(list(widths))
+    return w.kind < _DENSE_KINDS, np.maximum(w.c_out, 1), w.flops, w.bytes_read + w.bytes_written
+
+
 def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.ndarray:
     """Per architecture and layer group: the number of layers, MMACs (output channels counted in
     whole blocks of ``alignment``) and MB moved."""
-    group, n = _layer_groups(zoo)
+    group, n = _layer_groups(zoo.name)
     rows = []
     for r in np.atleast_2d(rates):
-        w = zoo.workload(zoo.widths_from_rates(r))
-        dense = w.kind < _DENSE_KINDS
-        padded = np.where(dense, np.ceil(w.c_out / alignment) * alignment / np.maximum(w.c_out, 1), 1.0)
-        rows.append(np.concatenate([np.bincount(group, minlength=n), np.bincount(group, w.flops * padded, n) / 1e6,
-                                    np.bincount(group, w.bytes_read + w.bytes_written, n) / 1e6]))
+        dense, c_out, flops, moved = _layer_arrays(zoo.name, tuple(int(v) for v in zoo.widths_from_rates(r)))
+        padded = np.where(dense, np.ceil(c_out / alignment) * alignment / c_out, 1.0)
+        rows.append(np.concatenate([np.bincount(group, minlength=n), np.bincount(group, flops * padded, n) / 1e6,
+                                    np.bincount(group, moved, n) / 1e6]))
     return np.array(rows)
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 from twin.errors import InputError
 
-__all__ = ["positive_int", "integer", "int_list", "rates", "day_list", "run"]
+__all__ = ["positive_int", "integer", "int_list", "size_list", "rates", "day_list", "run"]
 
 
 def positive_int(text: str) -> int:
@@ -48,6 +48,17 @@ def int_list(text: str) -> list[int]:
         return [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers, got {text!r}") from None
+
+
+def size_list(text: str) -> list[int]:
+    """Comma-separated positive counts; 1e6 is accepted."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive counts (1e6 accepted), got {text!r}") from None
+    if any(v < 1 or v != int(v) for v in values):
+        raise argparse.ArgumentTypeError(f"must be comma-separated positive counts (1e6 accepted), got {text!r}")
+    return [int(v) for v in values]
 
 
 def rates(text: str) -> list[float]:

@@ -48,7 +48,7 @@ class Executor:
                 raise InputError(f"--scheduler: cannot reach a Dask scheduler at {self.scheduler!r} ({exc})") from None
         else:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR)
+                                         dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self._cluster, set_as_default=False)
         return self
 

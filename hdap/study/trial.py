@@ -1,0 +1,136 @@
+"""One HDAP trial on one simulated day, and its exact evaluation: what every study is made of.
+
+A study fixes a fleet on a day (``StudyDay``: its snapshot, every device's measured features,
+and exact latencies of fresh test architectures) and runs trials on it, one per setting (K,
+feature kind, ...). A trial clusters the devices, profiles representatives through the fleet
+interface (charged), fits the surrogates, estimates the fleet's mean and p95 for the test
+architectures and searches for the pruned widths. Trials are independent tasks for the
+executor: their inputs are the shared day and a small ``TrialSpec``, their result a ``Trial``.
+Exact evaluation (ground truth) happens apart from HDAP's decisions, in ``StudyDay``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hdap.cluster import FleetClustering
+from hdap.features import measure_features
+from hdap.fleet import TwinFleet, TwinGroundTruth
+from hdap.importance import ImportanceProxy
+from hdap.objective import FleetEstimate
+from hdap.pipeline import default_slo_ms, exact_statistics, fit_estimate, oracle_truth, search_for, target_flops
+from hdap.surrogate import sample_architectures
+from hdap.zoo import ZooModel, get_model
+from twin.fleet import FleetSnapshot
+from twin.scenario import Scenario
+
+__all__ = ["StudyDay", "TrialSpec", "Trial", "run_trial", "run_oracle", "TEST_ARCHITECTURES", "ORACLE_DEVICES",
+           "target_flops"]
+
+TEST_ARCHITECTURES = 20   # fresh sub-networks in the FLOPs band on which estimates are judged
+ORACLE_DEVICES = 100_000  # the oracle's exact objective uses at most this many devices (uniform sample)
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    k: int                    # clusters
+    features: str = "probes"  # feature kind (hdap.features.FEATURE_KINDS)
+    seed: int = 0
+
+
+@dataclass
+class Trial:
+    spec: TrialSpec
+    clustering: FleetClustering
+    estimate: FleetEstimate
+    widths: np.ndarray                 # HDAP's pick
+    estimate_mean_ms: np.ndarray       # per test architecture, HDAP's estimate of the fleet mean
+    estimate_p95_ms: np.ndarray        # ... and of the fleet p95
+    device_mape: float                 # per-device estimate vs exact over the test architectures
+    surrogate_device_s: float          # profiling cost of the representatives
+    surrogate_holdout_mape: float      # mean over clusters of the chosen surrogate's hold-out MAPE
+
+
+@dataclass
+class StudyDay:
+    """A fleet on one day as the studies see it: measured features and exact test latencies."""
+
+    scenario: Scenario
+    snapshot: FleetSnapshot
+    features: dict[str, np.ndarray]          # kind -> (devices, features), measured
+    unpruned_ms: dict[str, np.ndarray]       # kind -> each device's measured unpruned latency
+    feature_device_s: dict[str, float]       # kind -> profiling cost of measuring the features
+    test_rates: np.ndarray                   # (TEST_ARCHITECTURES, units)
+    pool_rates: np.ndarray                   # sub-networks every cluster's surrogate is fitted on
+    test_exact_ms: np.ndarray = field(repr=False)  # (TEST_ARCHITECTURES, devices), ground truth
+    target_flops: float = 0.0
+    slo_ms: float = 0.0
+
+    @staticmethod
+    def measure(scenario: Scenario, snapshot: FleetSnapshot, kinds: dict[str, int], seed: int) -> "StudyDay":
+        """Measure the features of ``kinds`` (kind -> repeats) on every device through the fleet
+        interface (noise from ``seed``), and the test architectures' truth. The test and profiling
+        architectures depend only on the scenario's seed: every day and setting of a study shares them."""
+        cfg = scenario.pruning
+        zoo, target = get_model(cfg.model or scenario.deployment.workload), target_flops(scenario)
+        rng = np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(7,)))
+        pool = sample_architectures(zoo, [target], cfg.surrogate_samples, rng)
+        test = sample_architectures(zoo, [target], TEST_ARCHITECTURES, rng)
+        truth = TwinGroundTruth(snapshot)
+        exact = np.array([truth.latency_ms(zoo.workload(zoo.widths_from_rates(r))) for r in test], np.float32)
+        day = StudyDay(scenario, snapshot, {}, {}, {}, test, pool, exact, target,
+                       default_slo_ms(cfg, zoo, snapshot, target))
+        for i, (kind, repeats) in enumerate(kinds.items()):
+            day.measure_features(kind, repeats, seed + i)
+        return day
+
+    def measure_features(self, kind: str, repeats: int, seed: int) -> None:
+        """Measure every device's ``kind`` features (charged to ``feature_device_s[kind]``)."""
+        fleet = TwinFleet(self.snapshot, self.scenario.measurement, seed)
+        self.features[kind], self.unpruned_ms[kind] = measure_features(fleet, self.snapshot.state.device_id, self.zoo,
+                                                                       kind, repeats)
+        self.feature_device_s[kind] = fleet.profiling_device_seconds
+
+    @property
+    def zoo(self) -> ZooModel:
+        cfg = self.scenario.pruning
+        return get_model(cfg.model or self.scenario.deployment.workload)
+
+    def exact(self, widths) -> tuple[float, float]:
+        """The exact fleet mean and p95 (ms) of a width vector over every device."""
+        lat = TwinGroundTruth(self.snapshot).latency_ms(self.zoo.workload(widths))
+        return float(lat.mean()), float(np.percentile(lat, 95))
+
+    def test_exact_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.test_exact_ms.mean(axis=1, dtype=np.float64), np.percentile(self.test_exact_ms, 95, axis=1)
+
+
+def run_trial(spec: TrialSpec, day: StudyDay) -> Trial:
+    """Cluster, profile representatives, fit surrogates, estimate and search: HDAP at one setting."""
+    cfg, zoo = day.scenario.pruning, day.zoo
+    features, unpruned = day.features[spec.features], day.unpruned_ms[spec.features]
+    clustering = FleetClustering(spec.k, cfg.k_max, cfg.representatives, random_state=spec.seed).fit(features)
+    profiled = np.unique(np.concatenate(clustering.representatives_))
+    fleet = TwinFleet(day.snapshot.take(profiled), day.scenario.measurement, spec.seed + 1)
+    surrogates, estimate = fit_estimate(fleet, day.snapshot.state.device_id, clustering, unpruned, zoo, cfg,
+                                        [day.target_flops], spec.seed, rates=day.pool_rates)
+    device_err = [np.mean(np.abs(estimate.per_device_ms(r) / exact - 1)) for r, exact in zip(day.test_rates,
+                                                                                             day.test_exact_ms)]
+    proxy = ImportanceProxy(zoo.module(seed=day.scenario.seed), zoo)
+    res = search_for(zoo, lambda r: estimate.statistics(r, cfg.objective, day.slo_ms), day.target_flops, proxy, cfg,
+                     spec.seed)
+    return Trial(spec, clustering, estimate, zoo.widths_from_rates(res.best_x),
+                 estimate.statistics(day.test_rates, "weighted_mean"), estimate.statistics(day.test_rates, "p95"),
+                 float(np.mean(device_err)), fleet.profiling_device_seconds,
+                 float(np.mean([s.holdout[s.kind]["mape"] for s in surrogates])))
+
+
+def run_oracle(seed: int, day: StudyDay) -> np.ndarray:
+    """The oracle's widths: the same search, on the exact objective of (a sample of) the fleet."""
+    cfg, zoo = day.scenario.pruning, day.zoo
+    truth = oracle_truth(day.snapshot, cfg.oracle_devices or ORACLE_DEVICES, seed)
+    proxy = ImportanceProxy(zoo.module(seed=day.scenario.seed), zoo)
+    res = search_for(zoo, exact_statistics(truth, zoo, cfg.objective, day.slo_ms), day.target_flops, proxy, cfg, seed)
+    return zoo.widths_from_rates(res.best_x)
