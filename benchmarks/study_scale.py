@@ -61,7 +61,8 @@ class PeakMemory:
         self._thread.join()
 
     def __str__(self) -> str:
-        return f"peak RSS main {self.main:.2f} GB, largest worker {self.child:.2f} GB, all processes {self.total:.2f} GB"
+        return (f"peak RSS main {self.main:.2f} GB, largest worker {self.child:.2f} GB, "
+                f"all processes {self.total:.2f} GB")
 
 
 def clusters(devices: int, workers: int) -> None:

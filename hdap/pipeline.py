@@ -136,7 +136,8 @@ def default_slo_ms(cfg, zoo: ZooModel, snap: FleetSnapshot, target: float) -> fl
     if cfg.slo_ms:
         return cfg.slo_ms
     nominal = FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
-    return DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(zoo.workload(widths_for_flops(zoo, target)))[0])
+    uniform = zoo.workload(widths_for_flops(zoo, target))
+    return DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal).latency_ms(uniform)[0])
 
 
 def search_for(zoo: ZooModel, objective, target: float, proxy: ImportanceProxy, cfg, seed: int,
@@ -218,8 +219,8 @@ def run_hdap(scenario: Scenario, workers: int = 1, progress: bool = False) -> Ru
                                    cfg.surrogate_samples, choice=cfg.surrogate, seed=seed)
     res_single = search_for(zoo, lambda r: single.predict(zoo, r), target, base_proxy, cfg, seed,
                             "search single device", progress)
-    res_oracle = search_for(zoo, exact_statistics(oracle_truth(snap, cfg.oracle_devices, seed), zoo, cfg.objective, slo),
-                            target, base_proxy, cfg, seed, "search oracle", progress)
+    exact = exact_statistics(oracle_truth(snap, cfg.oracle_devices, seed), zoo, cfg.objective, slo)
+    res_oracle = search_for(zoo, exact, target, base_proxy, cfg, seed, "search oracle", progress)
     widths["single_device"] = zoo.widths_from_rates(res_single.best_x)
     widths["oracle"] = zoo.widths_from_rates(res_oracle.best_x)
     lap("baseline searches")

@@ -40,6 +40,13 @@ def test_results_come_back_in_input_order_wherever_they_ran(cluster):
     assert cluster.n_workers == 2 and "LocalCluster of 2" in cluster.where
 
 
+def test_an_existing_cluster_is_reached_by_its_scheduler_address(cluster):
+    address = cluster.client.scheduler.address
+    with Executor(scheduler=address) as ex:
+        assert list(ex.map(_square, range(5), 1)) == [x * x + 1 for x in range(5)]
+        assert ex.n_workers == 2 and address in ex.where
+
+
 def test_a_worker_that_dies_mid_task_loses_nothing_and_counts_nothing_twice(cluster, tmp_path):
     out = list(cluster.map(_die_once, range(8), str(tmp_path)))
     assert out == [x * 10 for x in range(8)]

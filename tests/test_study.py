@@ -12,7 +12,6 @@ from hdap.study.aging import aging_study
 from hdap.study.clusters import clusters_study
 from hdap.study.features import features_study
 from hdap.study.trial import StudyDay, TrialSpec, run_trial
-from twin.errors import InputError
 from twin.executor import Executor
 from twin.scenario import load_scenario
 from twin.simulation import simulate

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from hdap.study.trial import (ORACLE_DEVICES, TEST_ARCHITECTURES, StudyDay, TrialSpec, run_oracle, run_trial,
-                              target_flops)
+from hdap.study.trial import ORACLE_DEVICES, TEST_ARCHITECTURES, StudyDay, TrialSpec, judge, run_trials, target_flops
 from twin.errors import InputError
 from twin.executor import Executor
 from twin.scenario import Scenario
 from twin.simulation import simulate
 
 __all__ = ["clusters_study", "clusters_report"]
-
-
-def _job(spec: TrialSpec | int, day: StudyDay):
-    return run_oracle(spec, day) if isinstance(spec, int) else run_trial(spec, day)
 
 
 def clusters_study(scenario: Scenario, ks: list[int], sizes: list[int], seeds: int, executor: Executor,
@@ -48,27 +42,11 @@ def clusters_study(scenario: Scenario, ks: list[int], sizes: list[int], seeds: i
             sc = scenario.with_overrides(devices=n, seed=scenario.seed + s)
             snap = simulate(sc.with_overrides(days=sc.time.deployment_day + 1), executor=executor).final
             day = StudyDay.measure(sc, snap, {cfg.features: 5}, sc.seed)
-            jobs = [sc.seed] + [TrialSpec(k, cfg.features, sc.seed) for k in ks]
-            done = []
-            for result in executor.map(_job, jobs, executor.share(day)):
-                done.append(result)
-                bar.update(1)
-            oracle_mean, oracle_p95 = day.exact(done[0])
-            exact_mean, exact_p95 = day.test_exact_stats()
-            for trial in done[1:]:
-                mean, p95 = day.exact(trial.widths)
-                feature_s = day.feature_device_s[cfg.features]
-                rows.append({
-                    "devices": n, "seed": sc.seed, "k": trial.spec.k, "clusters": trial.clustering.n_clusters_,
-                    "mean_error_pct": 100 * float(np.mean(np.abs(trial.estimate_mean_ms / exact_mean - 1))),
-                    "p95_error_pct": 100 * float(np.mean(np.abs(trial.estimate_p95_ms / exact_p95 - 1))),
-                    "device_error_pct": 100 * trial.device_mape,
-                    "surrogate_holdout_pct": 100 * trial.surrogate_holdout_mape,
-                    "feature_device_h": feature_s / 3600, "surrogate_device_h": trial.surrogate_device_s / 3600,
-                    "profiling_device_h": (feature_s + trial.surrogate_device_s) / 3600,
-                    "hdap_mean_ms": mean, "hdap_p95_ms": p95, "oracle_mean_ms": oracle_mean, "oracle_p95_ms": oracle_p95,
-                    "gap_to_oracle_pct": 100 * (mean / oracle_mean - 1),
-                    "wall_s": time.perf_counter() - t0})
+            oracle, trials = run_trials(day, [TrialSpec(k, cfg.features, sc.seed) for k in ks], executor, bar)
+            oracle_stats = day.exact(oracle)
+            for trial in trials:
+                rows.append({"devices": n, "seed": sc.seed, "k": trial.spec.k, "clusters": trial.clustering.n_clusters_,
+                             **judge(trial, day, oracle_stats), "wall_s": time.perf_counter() - t0})
     bar.close()
     return pd.DataFrame(rows)
 
@@ -81,19 +59,21 @@ def clusters_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: fl
             "hdap_mean_ms", "oracle_mean_ms", "gap_to_oracle_pct"]
     table = df.groupby(["devices", "k"], as_index=False)[cols].mean()
     sns.set_theme(style="whitegrid")
-    err = df.melt(["devices", "k"], ["mean_error_pct", "p95_error_pct", "device_error_pct"], "estimate", "error_pct")
+    df = df.assign(fleet=df["devices"].map("{:,}".format))  # fleet sizes as evenly coloured categories
+    err = df.melt(["fleet", "k"], ["mean_error_pct", "p95_error_pct", "device_error_pct"], "estimate", "error_pct")
     err["estimate"] = err["estimate"].str.replace("_error_pct", "")
     fig1, ax = plt.subplots(figsize=(7, 4.2))
-    sns.lineplot(err, x="k", y="error_pct", hue="devices", style="estimate", marker="o", palette="viridis", ax=ax)
+    sns.lineplot(err, x="k", y="error_pct", hue="fleet", style="estimate", marker="o", palette="viridis", ax=ax)
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1))
     ax.set(yscale="log", xlabel="clusters K", ylabel="estimate error (%, vs exact)",
            title="HDAP's fleet estimate against the exact fleet")
     k_axis(ax, df["k"].unique())
     fig2, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    sns.lineplot(df, x="k", y="gap_to_oracle_pct", hue="devices", marker="o", palette="viridis", ax=a1)
+    sns.lineplot(df, x="k", y="gap_to_oracle_pct", hue="fleet", marker="o", palette="viridis", ax=a1)
     a1.axhline(0, color="grey", lw=0.8)
     a1.set(xlabel="clusters K", ylabel="exact fleet mean, HDAP vs oracle (%)",
            title="Latency of HDAP's pick")
-    sns.lineplot(df, x="k", y="surrogate_device_h", hue="devices", marker="o", palette="viridis", ax=a2)
+    sns.lineplot(df, x="k", y="surrogate_device_h", hue="fleet", marker="o", palette="viridis", legend=False, ax=a2)
     a2.set(yscale="log", xlabel="clusters K", ylabel="device-hours",
            title="Profiling for the surrogates (features extra, in the table)")
     for a in (a1, a2):
@@ -140,4 +120,5 @@ the same size, so gaps of a few tenths of a percent are the search's own spread,
 
 Every trial: `clusters.csv`.
 """
-    return report, {"clusters": df, "summary": table}, {"estimate_error": fig1, "latency_and_cost": fig2}
+    tables = {"clusters": df.drop(columns="fleet"), "summary": table}
+    return report, tables, {"estimate_error": fig1, "latency_and_cost": fig2}

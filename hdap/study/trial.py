@@ -26,8 +26,8 @@ from hdap.zoo import ZooModel, get_model
 from twin.fleet import FleetSnapshot
 from twin.scenario import Scenario
 
-__all__ = ["StudyDay", "TrialSpec", "Trial", "run_trial", "run_oracle", "TEST_ARCHITECTURES", "ORACLE_DEVICES",
-           "target_flops"]
+__all__ = ["StudyDay", "TrialSpec", "Trial", "run_trial", "run_oracle", "run_trials", "judge", "TEST_ARCHITECTURES",
+           "ORACLE_DEVICES", "target_flops"]
 
 TEST_ARCHITECTURES = 20   # fresh sub-networks in the FLOPs band on which estimates are judged
 ORACLE_DEVICES = 100_000  # the oracle's exact objective uses at most this many devices (uniform sample)
@@ -45,7 +45,8 @@ class Trial:
     spec: TrialSpec
     clustering: FleetClustering
     estimate: FleetEstimate
-    widths: np.ndarray                 # HDAP's pick
+    rates: np.ndarray                  # HDAP's pick: per-unit pruning rates
+    widths: np.ndarray                 # ... and the widths they give
     estimate_mean_ms: np.ndarray       # per test architecture, HDAP's estimate of the fleet mean
     estimate_p95_ms: np.ndarray        # ... and of the fleet p95
     device_mape: float                 # per-device estimate vs exact over the test architectures
@@ -121,7 +122,7 @@ def run_trial(spec: TrialSpec, day: StudyDay) -> Trial:
     proxy = ImportanceProxy(zoo.module(seed=day.scenario.seed), zoo)
     res = search_for(zoo, lambda r: estimate.statistics(r, cfg.objective, day.slo_ms), day.target_flops, proxy, cfg,
                      spec.seed)
-    return Trial(spec, clustering, estimate, zoo.widths_from_rates(res.best_x),
+    return Trial(spec, clustering, estimate, res.best_x, zoo.widths_from_rates(res.best_x),
                  estimate.statistics(day.test_rates, "weighted_mean"), estimate.statistics(day.test_rates, "p95"),
                  float(np.mean(device_err)), fleet.profiling_device_seconds,
                  float(np.mean([s.holdout[s.kind]["mape"] for s in surrogates])))
@@ -134,3 +135,34 @@ def run_oracle(seed: int, day: StudyDay) -> np.ndarray:
     proxy = ImportanceProxy(zoo.module(seed=day.scenario.seed), zoo)
     res = search_for(zoo, exact_statistics(truth, zoo, cfg.objective, day.slo_ms), day.target_flops, proxy, cfg, seed)
     return zoo.widths_from_rates(res.best_x)
+
+
+def _job(spec: TrialSpec | int, day: StudyDay):
+    return run_oracle(spec, day) if isinstance(spec, int) else run_trial(spec, day)
+
+
+def run_trials(day: StudyDay, specs: list[TrialSpec], executor, bar=None) -> tuple[np.ndarray, list[Trial]]:
+    """The oracle (seeded by the scenario) and one trial per spec on ``day``, as executor tasks
+    sharing the day: the oracle's widths and the trials, in order. ``bar`` advances per task."""
+    done = []
+    for result in executor.map(_job, [day.scenario.seed, *specs], executor.share(day)):
+        done.append(result)
+        if bar is not None:
+            bar.update(1)
+    return done[0], done[1:]
+
+
+def judge(trial: Trial, day: StudyDay, oracle: tuple[float, float]) -> dict:
+    """A trial's estimate errors on the test architectures (%), its profiling cost (device-hours)
+    and the exact fleet latency of its pick against the oracle's (``oracle``: mean, p95 in ms)."""
+    exact_mean, exact_p95 = day.test_exact_stats()
+    mean, p95 = day.exact(trial.widths)
+    feature_s = day.feature_device_s[trial.spec.features]
+    return {"mean_error_pct": 100 * float(np.mean(np.abs(trial.estimate_mean_ms / exact_mean - 1))),
+            "p95_error_pct": 100 * float(np.mean(np.abs(trial.estimate_p95_ms / exact_p95 - 1))),
+            "device_error_pct": 100 * trial.device_mape,
+            "surrogate_holdout_pct": 100 * trial.surrogate_holdout_mape,
+            "feature_device_h": feature_s / 3600, "surrogate_device_h": trial.surrogate_device_s / 3600,
+            "profiling_device_h": (feature_s + trial.surrogate_device_s) / 3600,
+            "hdap_mean_ms": mean, "hdap_p95_ms": p95, "oracle_mean_ms": oracle[0], "oracle_p95_ms": oracle[1],
+            "gap_to_oracle_pct": 100 * (mean / oracle[0] - 1)}
