@@ -6,7 +6,8 @@ workload tables), ``hdap.features`` and ``hdap.cluster`` (hardware-response clus
 ``hdap.surrogate`` (per-cluster latency models), ``hdap.objective`` (the fleet estimate),
 ``hdap.search`` (NCS), ``hdap.importance`` (accuracy proxy), ``hdap.prune`` (Torch-Pruning to a
 width vector), ``hdap.baselines``, ``hdap.data``, ``hdap.train``, ``hdap.finetune``, and
-``hdap.pipeline`` / ``hdap.report`` (``hdap run``).
+``hdap.pipeline`` / ``hdap.report`` (``hdap run``), ``hdap.study`` (``hdap study``: clusters,
+aging, features at fleet scale), ``hdap.validate`` (``hdap validate``).
 """
 
 __all__: list[str] = []

@@ -8,7 +8,7 @@ def test_twin_public_api():
     assert sorted(twin.__all__) == sorted([
         "InputError", "FleetSnapshot", "FleetState", "LatencyModel", "energy_j", "latency_ms", "Measurement",
         "MeasurementNoise", "measure", "Scenario", "load_scenario", "SimulationResult", "simulate",
-        "LAYER_KINDS", "SKU", "list_skus", "load_sku", "Workload", "read_workload"])
+        "LAYER_KINDS", "SKU", "list_skus", "load_sku", "Workload", "read_workload", "Executor"])
     for name in twin.__all__:
         assert hasattr(twin, name)
 
