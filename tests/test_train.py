@@ -37,11 +37,11 @@ def test_resnet20_learns_digits_and_a_pruned_copy_recovers_by_fine_tuning():
     zoo = get_model("resnet20")
     torch.manual_seed(0)
     model = zoo.module()
-    train(model, _subset(tr, 768), 4, seed=0, progress=False)
+    train(model, _subset(tr, 1024), 4, seed=0, progress=False)
     base = evaluate(model, te)
     assert base > 0.8
     pruned = prune_to_widths(model, zoo, widths_for_flops(zoo, zoo.flops() / 2))
-    train(pruned, _subset(tr, 768), 2, lr=0.02, seed=0, progress=False)
+    train(pruned, _subset(tr, 1024), 2, lr=0.02, seed=0, progress=False)
     assert evaluate(pruned, te) > base - 0.1
 
 
