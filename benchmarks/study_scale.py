@@ -4,19 +4,23 @@
    on a LocalCluster of ``--workers`` processes: wall time and peak memory (target: <= 10 minutes).
 2. The simulation of the same 1,000,000 devices over ``--days`` days in this one process and on a
    LocalCluster of ``--workers`` workers, side by side in one run: wall times and their ratio.
-3. Streaming: ``--stream-devices`` (default 10 M) devices for ``--stream-days`` days, every
+3. Streaming: 1 M and ``--stream-devices`` (default 10 M) devices for ``--stream-days`` days, every
    device's final state written to parquet block by block (as ``twin simulate`` does): peak
-   memory of the main process and of the largest worker, against the size of the fleet's state.
+   memory of the main process and of the largest worker at both sizes, against the size of the
+   fleet's state. Bounded memory means the two peaks are alike.
 
-Peak memory is the largest resident set seen by sampling every 0.2 s: of the main process, of
+Each part runs in a fresh process of its own, so one part's peak is not another's leftover. Peak
+memory is the largest resident set seen by sampling every 0.2 s: of the part's main process, of
 each worker, and of all of them together.
 
-    python benchmarks/study_scale.py [--devices 1e6] [--workers 2] [--days 730] [--skip-study] [--skip-stream]
+    python benchmarks/study_scale.py [--devices 1e6] [--workers 2] [--days 730] [--only study|simulation|stream]
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -117,6 +121,9 @@ def stream(devices: int, days: int, workers: int) -> None:
           f"{size:.2f} GB on disk; the fleet's state is ~{state_gb:.1f} GB in memory; {mem}")
 
 
+PARTS = ("study", "simulation", "stream")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=float, default=1e6)
@@ -124,14 +131,18 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=730, help="simulation comparison (default: the scenario's 730)")
     ap.add_argument("--stream-devices", type=float, default=1e7)
     ap.add_argument("--stream-days", type=int, default=30)
-    ap.add_argument("--skip-study", action="store_true")
-    ap.add_argument("--skip-stream", action="store_true")
+    ap.add_argument("--only", choices=PARTS, help="run one part in this process (default: each in a fresh one)")
     args = ap.parse_args()
-    if not args.skip_study:
+    if args.only is None:
+        for part in PARTS:
+            subprocess.run([sys.executable, __file__, *sys.argv[1:], "--only", part], check=True)
+    elif args.only == "study":
         clusters(int(args.devices), args.workers)
-    simulation(int(args.devices), args.days, args.workers)
-    if not args.skip_stream:
-        stream(int(args.stream_devices), args.stream_days, args.workers)
+    elif args.only == "simulation":
+        simulation(int(args.devices), args.days, args.workers)
+    else:
+        for n in (int(args.devices), int(args.stream_devices)):
+            stream(n, args.stream_days, args.workers)
 
 
 if __name__ == "__main__":
