@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from twin._cli import int_list, positive_int, rates, run, size_list
+from twin._cli import int_list, number_list, positive_int, run, size_list
 from twin.errors import InputError
 
 __all__ = ["main"]
@@ -21,7 +21,7 @@ def _parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("prune", help="prune a zoo model to per-unit rates or a FLOPs target")
     pr.add_argument("--model", required=True, help="zoo name (hdap models)")
     how = pr.add_mutually_exclusive_group(required=True)
-    how.add_argument("--rates", type=rates, help="per-unit pruning rates R1,R2,... in [0, 1)")
+    how.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... in [0, 1)")
     how.add_argument("--flops", type=float, help="target GFLOPs (multiply-accumulates), uniform rates")
     pr.add_argument("--weights", help="trained full model: a state dict or a whole module saved with torch.save")
     pr.add_argument("--importance", choices=["l2", "l1", "taylor"], default="l2",

@@ -13,7 +13,7 @@ from typing import Callable
 
 from twin.errors import InputError
 
-__all__ = ["positive_int", "integer", "int_list", "size_list", "rates", "day_list", "run"]
+__all__ = ["positive_int", "integer", "int_list", "size_list", "number_list", "day_list", "run"]
 
 
 def positive_int(text: str) -> int:
@@ -61,7 +61,7 @@ def size_list(text: str) -> list[int]:
     return [int(v) for v in values]
 
 
-def rates(text: str) -> list[float]:
+def number_list(text: str) -> list[float]:
     try:
         return [float(r) for r in text.split(",")]
     except ValueError:

@@ -5,12 +5,27 @@ then repeated timed batch-1 runs at a fixed thread count, optionally beside back
 processes it starts and stops. Each (threads, background) configuration is one row per network
 in the measurement CSV format (``twin.bench_csv``). On a Jetson it reads the nvpmodel mode and
 the CPU / GPU clocks from /sys and /var/lib/nvpmodel; elsewhere it records what it can.
+
+Three choices make a median reproducible on a shared machine (each measured on a 2-core VM):
+
+- The networks of a configuration are timed in interleaved rounds, so a machine that drifts over
+  minutes biases none of them against another. In a round each network first runs once untimed:
+  timed straight after VGG-11, a ResNet-18 on 2 threads ran 10 % slower than alone (its caches
+  held the other's data); after one untimed run, within 1-4 %.
+- glibc's allocator is pinned (no trimming, no mmap below 32 MiB): by default it returns freed
+  activations to the kernel, a pruned ResNet-18 then takes ~2,300 page faults per inference, and
+  its 2-thread latency depended on what had run before in the process (12.4 to 15.5 ms).
+- Background load is ``cores`` busy cores as duty-cycled processes (busy part of every 4 ms), so
+  0.5 is half a core, as the twin's ``background_cores`` means. A fully busy core beside as many
+  torch threads as cores is not reproducible (OpenMP threads wait at every layer for the one
+  that shares its core): the same network measured 30 to 150 ms there in repeated runs.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import math
 import re
 import statistics
 import subprocess
@@ -23,10 +38,21 @@ from pathlib import Path
 from twin.bench_csv import arch_hash
 from twin.errors import InputError
 
-__all__ = ["board_clocks", "jetson_power_mode", "background_load", "time_module", "bench_rows"]
+__all__ = ["board_clocks", "cpu_name", "jetson_power_mode", "pin_allocator", "background_load", "time_module",
+           "time_modules", "bench_rows"]
 
-# One busy core: a pure-Python loop, like a background app's interpreter or control loop.
-_LOAD = "import os\nos.nice(0)\nwhile True:\n    sum(range(10000))\n"
+ROUND_RUNS = 3         # timed runs of one network in a row, after one untimed run
+LOAD_PERIOD_S = 0.004  # a background process is busy part of every period: a 250 Hz control or sensor loop
+# One background process busy ``duty`` of every period: a pure-Python loop, like an app's interpreter.
+_LOAD = """import sys, time
+duty, period = float(sys.argv[1]), float(sys.argv[2])
+while True:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < duty * period:
+        sum(range(200))
+    if duty < 1:
+        time.sleep((1 - duty) * period)
+"""
 
 
 def _read(path: str) -> str | None:
@@ -58,6 +84,25 @@ def board_clocks() -> str:
     return ";".join(out)
 
 
+def cpu_name() -> str:
+    """The CPU's model name (/proc/cpuinfo), or '' where it cannot be read."""
+    found = re.search(r"model name\s*:\s*(.+)", _read("/proc/cpuinfo") or "")
+    return found.group(1).strip() if found else ""
+
+
+def pin_allocator() -> bool:
+    """Keep freed memory in the process (glibc: no trimming, no mmap below 32 MiB), so that a
+    network's latency does not depend on what ran before it. False where the C library is not glibc."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
 def jetson_power_mode() -> str:
     """The nvpmodel mode's name on a Jetson (from its status and configuration files), else ''."""
     status = _read("/var/lib/nvpmodel/status") or ""
@@ -73,10 +118,12 @@ def jetson_power_mode() -> str:
 
 
 @contextmanager
-def background_load(processes: int):
-    """Keep ``processes`` CPU cores busy with separate processes for the duration of the block."""
-    procs = [subprocess.Popen([sys.executable, "-c", _LOAD], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(processes)]
+def background_load(cores: float):
+    """Keep ``cores`` CPU cores busy for the duration of the block: ceil(cores) processes, each busy
+    ``cores / ceil(cores)`` of every LOAD_PERIOD_S."""
+    n = math.ceil(cores)
+    procs = [subprocess.Popen([sys.executable, "-c", _LOAD, str(cores / n), str(LOAD_PERIOD_S)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
     try:
         if procs:
             time.sleep(0.5)  # let the scheduler see them
@@ -88,31 +135,46 @@ def background_load(processes: int):
             p.wait()
 
 
-def time_module(module, input_shape, threads: int, warmup: int, repeats: int, device: str = "cpu",
-                half: bool = False) -> list[float]:
-    """Batch-1 latencies (ms) of ``repeats`` timed forward passes after ``warmup`` untimed ones."""
+def time_modules(modules: list, input_shapes: list, threads: int, warmup: int, repeats: int, device: str = "cpu",
+                 half: bool = False) -> list[list[float]]:
+    """Batch-1 latencies (ms) of every module: ``warmup`` untimed runs each, then rounds in which
+    each module runs once untimed (its caches refilled after the previous module's) and up to
+    ROUND_RUNS times timed, until each has ``repeats`` timed runs. Slow drift of the machine spreads
+    evenly over the modules, and no run is timed in a cache left by another network."""
     import torch
 
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn((1, *input_shape), generator=gen).to(device)
-    module = module.eval().to(device)
+    xs = [torch.randn((1, *shape), generator=gen).to(device) for shape in input_shapes]
+    modules = [m.eval().to(device) for m in modules]
     if half:
-        module, x = module.half(), x.half()
+        modules, xs = [m.half() for m in modules], [x.half() for x in xs]
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    times, before = [], torch.get_num_threads()
+    times, before = [[] for _ in modules], torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            for i in range(warmup + repeats):
-                sync()
-                t0 = time.perf_counter()
-                module(x)
-                sync()
-                if i >= warmup:
-                    times.append((time.perf_counter() - t0) * 1e3)
+            for module, x in zip(modules, xs):
+                for _ in range(warmup):
+                    module(x)
+            while len(times[0]) < repeats:
+                for module, x, out in zip(modules, xs, times):
+                    if len(modules) > 1:
+                        module(x)
+                    for _ in range(min(ROUND_RUNS, repeats - len(out))):
+                        sync()
+                        t0 = time.perf_counter()
+                        module(x)
+                        sync()
+                        out.append((time.perf_counter() - t0) * 1e3)
     finally:
         torch.set_num_threads(before)  # the caller's thread count is not ours to change
     return times
+
+
+def time_module(module, input_shape, threads: int, warmup: int, repeats: int, device: str = "cpu",
+                half: bool = False) -> list[float]:
+    """Batch-1 latencies (ms) of ``repeats`` timed forward passes after ``warmup`` untimed ones."""
+    return time_modules([module], [input_shape], threads, warmup, repeats, device, half)[0]
 
 
 def _load_model_file(path: str):
@@ -137,8 +199,10 @@ def _load_model_file(path: str):
     return name, widths, module
 
 
-def _networks(models: list[str], model_files: list[str], widths: list[int] | None, seed: int, random_subnets: int):
-    """(zoo name, widths, module, file) for every network to time."""
+def _networks(models: list[str], model_files: list[str], widths: list[list[int]] | None, seed: int,
+              random_subnets: int):
+    """(zoo name, widths, module, file) for every network to time: each model at each of ``widths``
+    (default: unpruned), its random sub-networks, and the model files."""
     import random
 
     from hdap.zoo import get_model
@@ -146,8 +210,9 @@ def _networks(models: list[str], model_files: list[str], widths: list[int] | Non
     nets = []
     for name in models:
         zoo = get_model(name)
-        w = [int(v) for v in zoo.check_widths(widths)] if widths else list(zoo.full_widths)
-        nets.append((name, w, zoo.module(w, seed=seed), ""))
+        for w in widths or [zoo.full_widths]:
+            w = [int(v) for v in zoo.check_widths(w)]
+            nets.append((name, w, zoo.module(w, seed=seed), ""))
         rng = random.Random(f"{seed}:{name}")
         for _ in range(random_subnets):
             sub = [max(1, round(f * (1 - rng.uniform(0, 0.75)))) for f in zoo.full_widths]
@@ -158,24 +223,28 @@ def _networks(models: list[str], model_files: list[str], widths: list[int] | Non
 
 
 def bench_rows(models: list[str], model_files: list[str], *, sku: str, board_id: str, threads: list[int],
-               background: list[int], warmup: int, repeats: int, power_mode: str = "", widths=None,
+               background: list[float], warmup: int, repeats: int, power_mode: str = "", widths=None,
                device: str = "cpu", precision: str = "fp32", seed: int = 0, random_subnets: int = 0,
                log=print) -> list[dict]:
-    """Time every network in every (threads, background processes) configuration."""
+    """Time every network in every (threads, background cores) configuration, interleaved."""
     import torch
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda: torch sees no CUDA device here")
+    pinned = pin_allocator()
     nets = _networks(models, model_files, widths, seed, random_subnets)
     mode = power_mode or jetson_power_mode()
+    source = "; ".join(filter(None, [f"twin board-bench on {device}", cpu_name(), "interleaved rounds",
+                                     "glibc malloc pinned" if pinned else ""]))
     rows = []
     for bg in background:
         with background_load(bg):
             for n in threads:
-                for name, w, module, path in nets:
-                    times = time_module(module, _input_shape(name), n, warmup, repeats, device, precision == "fp16")
+                timed = time_modules([m for _, _, m, _ in nets], [_input_shape(name) for name, *_ in nets], n,
+                                     warmup, repeats, device, precision == "fp16")
+                for (name, w, _, path), times in zip(nets, timed):
                     median = statistics.median(times)
-                    log(f"{board_id} threads={n} background={bg} {name} {arch_hash(name, w)}: "
+                    log(f"{board_id} threads={n} background={bg:g} {name} {arch_hash(name, w)}: "
                         f"median {median:.3f} ms over {repeats} (min {min(times):.3f}, max {max(times):.3f})")
                     rows.append({
                         "board_id": board_id, "sku": sku, "power_mode": mode, "background_cores": bg,
@@ -184,7 +253,7 @@ def bench_rows(models: list[str], model_files: list[str], *, sku: str, board_id:
                         "input_shape": "1x" + "x".join(map(str, _input_shape(name))), "batch": 1, "threads": n,
                         "warmup": warmup, "repeats": repeats, "latency_ms": round(median, 4),
                         "raw_ms": ";".join(f"{t:.4f}" for t in times), "torch_version": torch.__version__,
-                        "clocks": board_clocks(), "source": f"twin board-bench on {device}",
+                        "clocks": board_clocks(), "source": source,
                         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     return rows
 

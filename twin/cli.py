@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from twin._cli import day_list, int_list, integer, positive_int, rates, run
+from twin._cli import day_list, int_list, integer, number_list, positive_int, run
 from twin.errors import InputError
 
 __all__ = ["main"]
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     lat = sub.add_parser("latency", help="the fleet's latency distribution for a network on one day")
     lat.add_argument("scenario", help="scenario YAML file")
     lat.add_argument("--model", required=True, help="zoo name (hdap models), pruned-model .json or workload CSV")
-    lat.add_argument("--rates", type=rates, help="per-unit pruning rates R1,R2,... (zoo models)")
+    lat.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
     lat.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
     lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
     lat.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
@@ -42,7 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
     b.add_argument("--model-file", action="append", default=[], metavar="F.pt",
                    help="pruned model saved by hdap prune / hdap run, with its .json beside it (repeatable)")
-    b.add_argument("--widths", type=int_list, help="channels kept per unit W1,W2,... for the --model networks")
+    b.add_argument("--widths", type=int_list, action="append", metavar="W1,W2,...",
+                   help="channels kept per unit: times the --model network pruned to these widths instead of "
+                        "unpruned (repeatable: one network each)")
     b.add_argument("--random", type=int, default=0, metavar="N",
                    help="also time N random sub-networks of each --model (per-unit rates uniform in [0, 0.75), --seed)")
     b.add_argument("--sku", required=True, help="SKU name recorded in the rows (e.g. jetson-nano, host-cpu)")
@@ -50,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--power-mode", default="", help="mode recorded in the rows (default: nvpmodel's on a Jetson; "
                                                     "on a CPU SKU the thread count picks the mode)")
     b.add_argument("--threads", type=int_list, default=[1], metavar="N1,N2", help="torch thread counts to time (default 1)")
-    b.add_argument("--background", type=int_list, default=[0], metavar="B1,B2",
-                   help="background load processes, one busy core each, to run beside (default 0)")
+    b.add_argument("--background", type=number_list, default=[0.0], metavar="C1,C2",
+                   help="busy background cores to run beside, as duty-cycled processes: 0.5 is one process "
+                        "busy half of every 4 ms, 1 one busy core (default 0)")
     b.add_argument("--warmup", type=positive_int, default=5)
     b.add_argument("--repeats", type=positive_int, default=30)
     b.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
