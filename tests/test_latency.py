@@ -138,3 +138,19 @@ def test_tensorrt_runs_3x3_stride_1_convs_as_winograd():
     assert winograd * 1.5 < strided == pytest.approx(pointwise, rel=1e-9)
     assert _compute_s_per_mac(conv("c", 256, 256, 3, 32, 32), "pytorch") == pytest.approx(
         _compute_s_per_mac(conv("c", 256, 256, 1, 32, 32), "pytorch"), rel=1e-9)
+
+
+def test_blocked_layouts_pad_input_channels_of_dense_convs_only():
+    # host-cpu (oneDNN, 16-channel blocks, measured): 17..32 input channels cost like 32; a stem conv of 3
+    # channels runs an unblocked kernel
+    sku = load_sku("host-cpu")
+
+    def compute_s(row):
+        return LatencyModel(Workload.from_rows([row]), sku).compute_s[0]
+    assert compute_s(conv("c", 17, 64, 3, 28, 28)) == pytest.approx(compute_s(conv("c", 32, 64, 3, 28, 28)), rel=1e-9)
+    assert compute_s(conv("c", 33, 64, 3, 28, 28)) > 1.4 * compute_s(conv("c", 32, 64, 3, 28, 28))
+    assert compute_s(conv("stem", 3, 64, 7, 224, 224, stride=2)) == pytest.approx(
+        3 / 6 * compute_s(conv("stem", 6, 64, 7, 224, 224, stride=2)), rel=1e-9)
+    flat = sku.model_copy(update={"input_channel_tile": 1})  # the default: GPU SKUs pad output channels only
+    assert LatencyModel(Workload.from_rows([conv("c", 17, 64, 3, 28, 28)]), flat).compute_s[0] == pytest.approx(
+        17 / 32 * compute_s(conv("c", 32, 64, 3, 28, 28)), rel=1e-9)

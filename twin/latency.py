@@ -101,12 +101,16 @@ def slowdowns(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def _tile_padding(w: Workload, kind: np.ndarray, sku: SKU) -> np.ndarray:
     """Work actually done / useful MACs: kernels compute whole tiles of output channels and, for
-    convs (implicit GEMM), of output pixels; a layer with 33 channels pays for 64 on a 32 tile."""
+    convs (implicit GEMM), of output pixels; a layer with 33 channels pays for 64 on a 32 tile.
+    Dense convs with more input channels than one tile also read whole tiles of them, where the
+    SKU's layout blocks them (a stem conv of 3 channels runs an unblocked kernel)."""
     def pad(x, tile):
         return np.ceil(x / tile) * tile / np.maximum(x, 1)
     conv_like = (kind == _KIND["conv"]) | (kind == _KIND["dwconv"])
+    blocked = (kind == _KIND["conv"]) & (w.groups == 1) & (w.c_in > sku.input_channel_tile)
     return np.where(_CHANNEL_ALIGNED[kind], pad(w.c_out, sku.channel_tile), 1.0) \
-        * np.where(conv_like, pad(w.h * w.w, sku.spatial_tile), 1.0)
+        * np.where(conv_like, pad(w.h * w.w, sku.spatial_tile), 1.0) \
+        * np.where(blocked, pad(w.c_in, sku.input_channel_tile), 1.0)
 
 
 class LatencyModel:

@@ -140,6 +140,9 @@ class SKU(StrictModel):
     description: str
     peak_gmacs: PositiveFloat = Field(description="peak multiply-accumulates per second (1e9) at the top mode")
     channel_tile: PositiveInt = Field(description="output-channel granularity of the compute kernels")
+    input_channel_tile: PositiveInt = Field(1, description="input-channel granularity of dense convs with more "
+                                                           "input channels than one tile (the reduction of a "
+                                                           "blocked layout); 1: no padding")
     spatial_tile: PositiveInt = Field(1, description="output-pixel granularity of the conv kernels' tiles "
                                                      "(implicit GEMM rows); 1: no padding")
     element_bytes: Literal[1, 2, 4] = Field(2, description="bytes per tensor element as deployed (fp16: 2)")
