@@ -9,7 +9,7 @@
 #      unpruned ResNet-18 (a calibration network: its error shows drift since step 1)
 #                                                           -> reports/host-cpu/pruned.csv
 #   5. compare them with the twin's predictions             -> reports/host-cpu/report.md
-# About 5 minutes on 2 cores. Run from the repository root: bash scripts/host-cpu-loop.sh
+# About 3 minutes on 2 cores. Run from the repository root: bash scripts/host-cpu-loop.sh
 set -euo pipefail
 OUT=reports/host-cpu
 RUN=reports/host-cpu-fleet
