@@ -15,7 +15,7 @@ import argparse
 import statistics
 from collections import defaultdict
 
-from twin.board_bench import bench_rows
+from twin.calibration.board_bench import bench_rows
 
 NETWORKS = {"resnet18": None, "resnet18 uniform 50 %": [29, 29, 59, 59, 118, 118, 236, 236]}
 

@@ -23,11 +23,11 @@ from sklearn.metrics import adjusted_rand_score
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features
 from hdap.fleet import TwinFleet
-from hdap.zoo import get_model
 from twin.fleet import FleetSnapshot, FleetState
 from twin.scenario import load_scenario
 from twin.simulation import simulate
 from twin.sku import load_sku
+from zoo import get_model
 
 SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "million.yaml"
 # (power mode, background cores, thermal clock fraction) of each known configuration

@@ -20,9 +20,9 @@ import numpy as np
 
 from hdap.prune import widths_for_flops
 from hdap.search import flops_repair, ncs_minimize
-from hdap.zoo import get_model
 from twin.latency import LatencyModel
 from twin.sku import load_sku
+from zoo import get_model
 
 SHAPES = {"nominal": (1.0, 1.0, 1.0), "5W mode": (1.44, 1.0, 1.61), "memory contended": (1.0, 2.0, 1.5),
           "throttled": (3.0, 1.0, 1.3)}

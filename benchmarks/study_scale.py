@@ -70,9 +70,10 @@ class PeakMemory:
 
 
 def clusters(devices: int, workers: int) -> None:
+    from hdap.config import RunConfig
     from hdap.study.clusters import clusters_study
 
-    scenario = load_scenario(SCENARIO, for_pruning=True)
+    scenario = RunConfig.of(SCENARIO)
     ks = [1, 2, 4, 8, 16, 32, 64]
     with PeakMemory() as mem:
         t0 = time.perf_counter()
@@ -104,7 +105,7 @@ def simulation(devices: int, days: int, workers: int) -> None:
 def stream(devices: int, days: int, workers: int) -> None:
     import pyarrow.parquet as pq
 
-    from twin.output import ParquetStream
+    from testbed.io import ParquetStream
 
     scenario = load_scenario(SCENARIO).with_overrides(devices=devices, days=days)
     sku, zones = scenario.sku_model(), scenario.environment.zone_names

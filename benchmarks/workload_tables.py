@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from hdap.zoo import get_model
+from zoo import get_model
 
 
 def main() -> None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-from twin._cli import int_list, number_list, positive_int, run, size_list
-from twin.errors import InputError
+from testbed.cli import add_workers, int_list, integer, number_list, positive_float, positive_int, run, size_list
+from testbed.errors import InputError
 
 __all__ = ["main"]
 
@@ -22,17 +21,17 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", required=True, help="zoo name (hdap models)")
     how = pr.add_mutually_exclusive_group(required=True)
     how.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... in [0, 1)")
-    how.add_argument("--flops", type=float, help="target GFLOPs (multiply-accumulates), uniform rates")
+    how.add_argument("--flops", type=positive_float, help="target GFLOPs (multiply-accumulates), uniform rates")
     pr.add_argument("--weights", help="trained full model: a state dict or a whole module saved with torch.save")
     pr.add_argument("--importance", choices=["l2", "l1", "taylor"], default="l2",
                     help="channel criterion (default l2; taylor scores with a batch of --data)")
     pr.add_argument("--data", default="digits", help="calibration data for taylor (as for hdap train)")
-    pr.add_argument("--seed", type=int, default=0, help="initialisation seed when no weights are given")
+    pr.add_argument("--seed", type=integer, default=0, help="initialisation seed when no weights are given")
     pr.add_argument("--out", required=True, help="FILE.pt; FILE.json is written beside it")
     rn = sub.add_parser("run", help="prune for a simulated fleet with HDAP and evaluate against baselines")
     rn.add_argument("scenario", nargs="?", default="scenarios/quickstart.yaml")
     rn.add_argument("--out", help="output folder (default: reports/<scenario name>)")
-    rn.add_argument("--workers", type=positive_int, default=1)
+    add_workers(rn)
     va = sub.add_parser("validate", help="the twin's predictions against real measurements: MAPE, scatter, report")
     va.add_argument("measurements", help="measurement CSV (twin board-bench)")
     va.add_argument("--sku", required=True, help="SKU YAML or catalogue name (e.g. from twin calibrate)")
@@ -51,9 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     for p_ in (sc, sa, sf):
         p_.add_argument("scenario", help="scenario YAML file")
         p_.add_argument("--out", help="output folder (default: reports/<scenario name>-<study>)")
-        p_.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                        help="local Dask worker processes (default: all cores; 1: this process)")
-        p_.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:8786)")
+        add_workers(p_, scheduler=True)
     for p_ in (sc, sf):
         p_.add_argument("--seeds", type=positive_int, default=1, help="independent fleets per setting (default 1)")
     tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
@@ -61,10 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="zoo name: train from scratch")
     src.add_argument("--pruned", help="FILE.pt from hdap prune: fine-tune it")
     tr.add_argument("--data", default="digits", help="digits (bundled), cifar10:PATH, or an image-folder path")
-    tr.add_argument("--epochs", type=int, default=20)
-    tr.add_argument("--lr", type=float, default=0.1)
-    tr.add_argument("--batch-size", type=int, default=64)
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--epochs", type=positive_int, default=20)
+    tr.add_argument("--lr", type=positive_float, default=0.1)
+    tr.add_argument("--batch-size", type=positive_int, default=64)
+    tr.add_argument("--seed", type=integer, default=0)
     tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
     return p
 
@@ -73,30 +70,30 @@ def _study(args) -> None:
     import time
     from pathlib import Path
 
+    from hdap.config import RunConfig
     from hdap.study.report import write_study
     from twin.executor import Executor
-    from twin.scenario import load_scenario
 
-    scenario = load_scenario(args.scenario, for_pruning=True)
-    out = Path(args.out) if args.out else Path("reports") / f"{scenario.name}-{args.study}"
+    config = RunConfig.of(args.scenario)
+    out = Path(args.out) if args.out else Path("reports") / f"{config.scenario.name}-{args.study}"
     t0 = time.perf_counter()
     with Executor(args.workers, args.scheduler) as ex:
         if args.study == "clusters":
             from hdap.study.clusters import clusters_report, clusters_study
-            df = clusters_study(scenario, args.k, args.devices, args.seeds, ex, progress=True)
+            df = clusters_study(config, args.k, args.devices, args.seeds, ex, progress=True)
             report = clusters_report
         elif args.study == "features":
             from hdap.study.features import features_report, features_study
-            df = features_study(scenario, args.k, args.seeds, ex, progress=True)
+            df = features_study(config, args.k, args.seeds, ex, progress=True)
             report = features_report
         else:
             from hdap.study.aging import aging_report, aging_study
-            df = aging_study(scenario, args.years, args.every, ex, progress=True)
+            df = aging_study(config, args.years, args.every, ex, progress=True)
             report = aging_report
         where = ex.where
     wall = time.perf_counter() - t0
-    text, tables, figures = report(df, scenario, where, wall)
-    write_study(out, scenario, f"hdap study {args.study}", text, tables, figures, wall_s=round(wall, 1),
+    text, tables, figures = report(df, config, where, wall)
+    write_study(out, config, f"hdap study {args.study}", text, tables, figures, wall_s=round(wall, 1),
                 workers=args.workers, scheduler=args.scheduler, argv=sys.argv[1:])
     print(next(iter(tables.values())).drop(columns=["seed", "wall_s"], errors="ignore")
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -107,8 +104,8 @@ def _study(args) -> None:
 def _validate(args) -> None:
     from pathlib import Path
 
-    from hdap.validate import validation_table, write_validation
-    from twin.output import atomic_dir
+    from testbed.io import atomic_dir
+    from twin.calibration.validate import validation_table, write_validation
     from twin.sku import load_sku
 
     sku = load_sku(args.sku)
@@ -123,21 +120,14 @@ def _validate(args) -> None:
 def _run(args) -> None:
     from pathlib import Path
 
-    from hdap.pipeline import run_hdap
-    from hdap.prune import save_pruned
-    from hdap.report import write_report
-    from twin.output import atomic_dir, run_record
-    from twin.scenario import load_scenario
+    from hdap.config import RunConfig
+    from hdap.runner import run_hdap
 
-    scenario = load_scenario(args.scenario, for_pruning=True)
-    out = Path(args.out) if args.out else Path("reports") / scenario.name
-    result = run_hdap(scenario, workers=args.workers, progress=True)
-    with atomic_dir(out) as tmp:
-        table = write_report(result, tmp)
-        (tmp / "run.json").write_text(run_record(scenario, command="hdap run"))
-        save_pruned(result.module, result.zoo, result.widths["hdap"], tmp / f"{result.zoo.name}_hdap.pt",
-                    scenario=scenario.name, accuracy=result.accuracy["hdap"],
-                    trained=scenario.pruning.data is not None)
+    config = RunConfig.of(args.scenario)
+    out = Path(args.out) if args.out else Path("reports") / config.scenario.name
+    result = run_hdap(config, workers=args.workers, progress=True)
+    result.write(out)
+    table = result.summary()
     shown = table if table["accuracy"].notna().any() else table.drop(columns="accuracy")
     print(shown.to_string(float_format=lambda v: f"{v:.4g}"))
     exact = result.latency_ms["hdap"].mean()
@@ -152,17 +142,15 @@ def _train(args) -> None:
     from hdap.data import load_data
     from hdap.prune import load_pruned, save_pruned
     from hdap.train import evaluate, train
-    from hdap.zoo import get_model
+    from zoo import get_model
 
-    if args.epochs < 1 or args.lr <= 0 or args.batch_size < 1:
-        raise InputError("--epochs and --batch-size must be >= 1 and --lr > 0")
     if args.model:
         zoo = get_model(args.model)
         widths = list(zoo.full_widths)
         module = zoo.module(seed=args.seed)
     else:
         module, spec = load_pruned(args.pruned)
-        zoo, widths = get_model(spec["model"]), spec["widths"]
+        zoo, widths = spec.zoo, list(spec.widths)
     train_set, test_set = load_data(args.data, size=zoo.input_shape[-1], seed=args.seed)
     before = evaluate(module, test_set)
     losses = train(module, train_set, args.epochs, args.lr, args.batch_size, seed=args.seed)
@@ -176,7 +164,7 @@ def _prune(args) -> None:
     from pathlib import Path
 
     from hdap.prune import load_full_model, prune_to_widths, save_pruned, widths_for_flops
-    from hdap.zoo import get_model
+    from zoo import get_model
 
     zoo = get_model(args.model)
     if not args.out.endswith(".pt"):
@@ -190,14 +178,14 @@ def _prune(args) -> None:
         calibration = train_set.tensors[0][:256], train_set.tensors[1][:256]
     pruned = prune_to_widths(module, zoo, widths, args.importance, calibration)
     spec = save_pruned(pruned, zoo, widths, Path(args.out), importance=args.importance, weights=args.weights)
-    print(f"{zoo.name}: {zoo.flops() / 1e9:.4g} -> {spec['flops'] / 1e9:.4g} GFLOPs "
-          f"({spec['flops'] / zoo.flops():.1%}), {zoo.params() / 1e6:.4g} -> {spec['params'] / 1e6:.4g} M params")
-    print(f"widths: {','.join(map(str, spec['widths']))}")
+    print(f"{zoo.name}: {zoo.flops() / 1e9:.4g} -> {spec.flops / 1e9:.4g} GFLOPs "
+          f"({spec.flops / zoo.flops():.1%}), {zoo.params() / 1e6:.4g} -> {spec.params / 1e6:.4g} M params")
+    print(f"widths: {','.join(map(str, spec.widths))}")
     print(f"wrote {args.out} and {Path(args.out).with_suffix('.json')}")
 
 
 def _models(args) -> None:
-    from hdap.zoo import get_model, model_names
+    from zoo import get_model, model_names
 
     rows = [{"name": n, "input_shape": list(get_model(n).input_shape), "params": get_model(n).params(),
              "flops": get_model(n).flops(), "units": get_model(n).n_units} for n in model_names()]

@@ -14,7 +14,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin, silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from twin.errors import InputError
+from testbed.errors import InputError
 
 __all__ = ["FleetClustering"]
 
@@ -50,7 +50,7 @@ class FleetClustering:
             if not 1 <= k <= n:
                 raise InputError(f"n_clusters must be between 1 and the number of devices ({n}), got {k}")
             self.k_scores_ = {}
-        km = self._kmeans(k, n).fit(x)
+        km = self.kmeans_ = self._kmeans(k, n).fit(x)
         self.labels_ = km.labels_.astype(np.int32)
         self.cluster_centers_ = km.cluster_centers_
         self.n_clusters_ = k

@@ -12,16 +12,18 @@ missing or unreadable path is an InputError naming it.
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from twin.errors import InputError
+from testbed.errors import InputError
 
-__all__ = ["digits", "image_folder", "cifar10", "load_data", "hold_out"]
+__all__ = ["DataRef", "digits", "image_folder", "cifar10", "load_data", "hold_out"]
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".ppm"}
 
@@ -103,10 +105,37 @@ def hold_out(data: TensorDataset, share: float, seed: int) -> tuple[TensorDatase
     return _split(*data.tensors, share, seed)
 
 
-def load_data(ref: str, size: int = 32, seed: int = 0):
-    """``digits``, ``cifar10:PATH`` or an image-folder path."""
-    if ref == "digits":
-        return digits(size, seed=seed)
-    if ref.startswith("cifar10:"):
-        return cifar10(ref.split(":", 1)[1])
-    return image_folder(ref, size, seed=seed)
+@dataclass(frozen=True)
+class DataRef:
+    """A data set as a user names it: ``digits``, ``cifar10:PATH`` or an image-folder path
+    (paths relative to ``base_dir``: a scenario's folder, or the working directory)."""
+
+    kind: Literal["digits", "cifar10", "folder"]
+    path: Path | None = None
+
+    @classmethod
+    def parse(cls, ref: str, base_dir: str | Path = ".") -> "DataRef":
+        if ref == "digits":
+            return cls("digits")
+        kind, text = ("cifar10", ref.split(":", 1)[1]) if ref.startswith("cifar10:") else ("folder", ref)
+        path = Path(base_dir) / text
+        if not path.is_dir():
+            what = "CIFAR-10 folder" if kind == "cifar10" else "image folder"
+            raise InputError(f"{path}: {what} not found; allowed: digits, cifar10:PATH or an image folder")
+        return cls(kind, path)
+
+    def __str__(self) -> str:
+        return {"digits": "digits", "cifar10": f"cifar10:{self.path}", "folder": str(self.path)}[self.kind]
+
+    def load(self, size: int = 32, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+        """(train, test); ``seed`` splits digits and image folders (CIFAR-10 has its own test set)."""
+        if self.kind == "digits":
+            return digits(size, seed=seed)
+        if self.kind == "cifar10":
+            return cifar10(self.path)
+        return image_folder(self.path, size, seed=seed)
+
+
+def load_data(ref: "str | DataRef", size: int = 32, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
+    """(train, test) of a data reference (``DataRef.parse`` for a string)."""
+    return (ref if isinstance(ref, DataRef) else DataRef.parse(ref)).load(size, seed)

@@ -8,15 +8,18 @@ of the unpruned network. Features are log median latencies (log: slowdowns multi
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from hdap.fleet import Fleet
-from hdap.zoo import ZooModel
-from twin.workload import Workload, concat, conv, linear, upsample
+from zoo import ZooModel
+from zoo.workload import Workload, concat, conv, linear, upsample
 
-__all__ = ["probe_set", "measure_features", "FEATURE_KINDS"]
+__all__ = ["probe_set", "measure_features", "FeatureKind", "FEATURE_KINDS"]
 
-FEATURE_KINDS = ("probes", "paper")
+FeatureKind = Literal["probes", "paper"]
+FEATURE_KINDS: tuple[str, ...] = FeatureKind.__args__
 
 
 def probe_set(zoo: ZooModel) -> dict[str, Workload]:

@@ -7,14 +7,11 @@ rest, and reported accuracy is on the test set, which nothing else sees.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hdap.data import hold_out, load_data
+from hdap.data import hold_out
 from hdap.prune import load_full_model
 from hdap.train import evaluate, recalibrate_batch_norm, train
-from hdap.zoo import ZooModel
-from twin.errors import InputError
-from twin.scenario import PruningSpec
+from testbed.errors import InputError
+from testbed.streams import Streams
 
 __all__ = ["AccuracyLab"]
 
@@ -22,27 +19,29 @@ HOLDOUT_SHARE = 0.1
 
 
 class AccuracyLab:
-    def __init__(self, cfg: PruningSpec, zoo: ZooModel, base_dir: Path, seed: int, progress: bool = False):
-        self.cfg, self.zoo, self.seed, self.progress = cfg, zoo, seed, progress
-        ref = cfg.data
-        if ref.startswith("cifar10:"):
-            ref = "cifar10:" + str(base_dir / ref.split(":", 1)[1])
-        elif ref != "digits":
-            ref = str(base_dir / ref)
-        train_set, self.test = load_data(ref, size=zoo.input_shape[-1], seed=seed)
-        self.fit, self.held_out = hold_out(train_set, HOLDOUT_SHARE, seed)
+    """Accuracy for a run whose pruning section names data (``config.data``). Its random streams:
+    ``init`` (the full network's weights), ``data`` 0-3 (test split, held-out split, training
+    order, batch-norm re-estimation)."""
+
+    def __init__(self, config, streams: Streams, progress: bool = False):
+        self.cfg, self.zoo, self.progress = config.pruning, config.zoo, progress
+        self.init_seed = streams.int_seed("init")
+        self.split_seed, self.hold_out_seed, self.train_seed, self.bn_seed = (
+            streams.int_seed("data", i) for i in range(4))
+        train_set, self.test = config.data.load(size=self.zoo.input_shape[-1], seed=self.split_seed)
+        self.fit, self.held_out = hold_out(train_set, HOLDOUT_SHARE, self.hold_out_seed)
         if min(len(self.fit), len(self.held_out), len(self.test)) == 0:
-            raise InputError(f"pruning.data: {cfg.data} has too few images per class to hold out test and "
-                             f"accuracy-floor sets (about 10 per class at least)")
-        self.weights = None if cfg.weights is None else base_dir / cfg.weights
+            raise InputError(f"{config.scenario.source}: pruning.data: {self.cfg.data} has too few images per class "
+                             f"to hold out test and accuracy-floor sets (about 10 per class at least)")
+        self.weights = config.weights
 
     def base_model(self):
         """The trained full network: the scenario's weights, or trained here (seeded)."""
         if self.weights is not None:
-            return self._check_classes(load_full_model(self.zoo, str(self.weights), self.seed))
-        module = self.zoo.module(seed=self.seed)
+            return self._check_classes(load_full_model(self.zoo, str(self.weights)))
+        module = self.zoo.module(seed=self.init_seed)
         self._check_classes(module)
-        train(module, self.fit, self.cfg.train_epochs, self.cfg.lr, self.cfg.batch_size, seed=self.seed,
+        train(module, self.fit, self.cfg.train_epochs, self.cfg.lr, self.cfg.batch_size, seed=self.train_seed,
               progress=self.progress, desc=f"train {self.zoo.name}")
         return module
 
@@ -60,12 +59,12 @@ class AccuracyLab:
 
     def pruned_accuracy(self, module) -> float:
         """Held-out accuracy of a freshly pruned network, batch-norm statistics re-estimated first."""
-        recalibrate_batch_norm(module, self.fit, seed=self.seed)
+        recalibrate_batch_norm(module, self.fit, seed=self.bn_seed)
         return self.held_out_accuracy(module)
 
     def test_accuracy(self, module) -> float:
         return evaluate(module, self.test)
 
     def finetune(self, module, epochs: int, desc: str = "fine-tune") -> None:
-        train(module, self.fit, epochs, self.cfg.finetune_lr, self.cfg.batch_size, seed=self.seed,
+        train(module, self.fit, epochs, self.cfg.finetune_lr, self.cfg.batch_size, seed=self.train_seed,
               progress=self.progress, desc=desc)

@@ -14,10 +14,11 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from testbed.streams import Streams
 from twin.fleet import FleetSnapshot
 from twin.latency import LatencyModel
 from twin.measurement import Measurement, MeasurementNoise, measure
-from twin.workload import Workload
+from zoo.workload import Workload
 
 __all__ = ["Fleet", "TwinFleet", "TwinGroundTruth"]
 
@@ -37,10 +38,12 @@ class Fleet(Protocol):
 class TwinFleet:
     """The twin's fleet on one day, seen only through measurements."""
 
-    def __init__(self, snapshot: FleetSnapshot, noise: MeasurementNoise | None = None, seed: int = 0):
+    def __init__(self, snapshot: FleetSnapshot, noise: MeasurementNoise | None = None,
+                 rng: np.random.Generator | None = None):
+        """``rng``: the measurement noise's stream (``Streams.rng("measurement")``)."""
         self._snapshot = snapshot
         self._noise = noise or MeasurementNoise()
-        self._rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+        self._rng = Streams(0).rng("measurement") if rng is None else rng
         self._index = pd.Index(snapshot.state.device_id)
         self._spent_s = 0.0
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdap.prune import unit_anchors
-from hdap.zoo import ZooModel
+from zoo import ZooModel
 
 __all__ = ["ImportanceProxy", "filter_norms"]
 

@@ -21,14 +21,18 @@ the evaluation).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from typing import Literal
+
 import numpy as np
 
 from hdap.surrogate import ClusterSurrogate
-from hdap.zoo import ZooModel
+from zoo import ZooModel
 
-__all__ = ["OBJECTIVES", "QUANTILES", "FleetEstimate", "fleet_statistic", "weighted_quantile"]
+__all__ = ["Objective", "OBJECTIVES", "QUANTILES", "FleetEstimate", "fleet_statistic", "weighted_quantile"]
 
-OBJECTIVES = ("weighted_mean", "mean", "p95", "slo")
+Objective = Literal["weighted_mean", "mean", "p95", "slo"]
+OBJECTIVES: tuple[str, ...] = Objective.__args__
 QUANTILES = 200
 _TIE = 1e-6  # weight of the mean in the slo objective: only breaks ties between equal shares
 
@@ -39,15 +43,66 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(values[order][min(np.searchsorted(cum, q * cum[-1]), len(cum) - 1)])
 
 
+class _Statistic(ABC):
+    """One objective: its value from exact per-device latencies and from HDAP's estimate."""
+
+    @abstractmethod
+    def exact(self, latency_ms: np.ndarray, slo_ms: float | None) -> float: ...
+
+    @abstractmethod
+    def estimated(self, est: "FleetEstimate", cms: np.ndarray, slo_ms: float | None) -> np.ndarray:
+        """Values for (architectures, clusters) cluster predictions ``cms``."""
+
+
+class _WeightedMean(_Statistic):
+    def exact(self, latency_ms, slo_ms):
+        return float(latency_ms.mean())
+
+    def estimated(self, est, cms, slo_ms):
+        return cms @ (est.weights_ * est.ratio_mean_)
+
+
+class _PaperMean(_WeightedMean):
+    """Exact: the fleet mean; estimated: the unweighted mean over clusters relative to unpruned."""
+
+    def estimated(self, est, cms, slo_ms):
+        return np.mean(cms / est._unpruned, axis=1)
+
+
+class _P95(_Statistic):
+    def exact(self, latency_ms, slo_ms):
+        return float(np.percentile(latency_ms, 95))
+
+    def estimated(self, est, cms, slo_ms):
+        return np.array([weighted_quantile(*est.quantile_devices(c), 0.95) for c in cms])
+
+
+class _SLO(_Statistic):
+    def exact(self, latency_ms, slo_ms):
+        return float(np.mean(latency_ms > slo_ms)) + _TIE * float(latency_ms.mean()) / slo_ms
+
+    def estimated(self, est, cms, slo_ms):
+        out = []
+        for c in cms:
+            lat, w = est.quantile_devices(c)
+            out.append(float(w @ (lat > slo_ms)) + _TIE * float(c @ (est.weights_ * est.ratio_mean_)) / slo_ms)
+        return np.array(out)
+
+
+_STATISTICS: dict[str, _Statistic] = {"weighted_mean": _WeightedMean(), "mean": _PaperMean(), "p95": _P95(),
+                                      "slo": _SLO()}
+
+
+def _statistic(objective: str) -> _Statistic:
+    """The one place an objective's name is looked up."""
+    if objective not in _STATISTICS:
+        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    return _STATISTICS[objective]
+
+
 def fleet_statistic(latency_ms: np.ndarray, objective: str, slo_ms: float | None = None) -> float:
     """The objective's statistic of exact per-device latencies (``mean`` is the fleet mean here)."""
-    if objective in ("weighted_mean", "mean"):
-        return float(latency_ms.mean())
-    if objective == "p95":
-        return float(np.percentile(latency_ms, 95))
-    if objective == "slo":
-        return float(np.mean(latency_ms > slo_ms)) + _TIE * float(latency_ms.mean()) / slo_ms
-    raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+    return _statistic(objective).exact(latency_ms, slo_ms)
 
 
 class FleetEstimate:
@@ -78,28 +133,15 @@ class FleetEstimate:
         """Every clustered device's estimated latency (ms): its cluster's prediction times its speed."""
         return self.speed_ratio_ * self.cluster_ms(rates)[self.labels_]
 
-    def device_ms(self, rates) -> tuple[np.ndarray, np.ndarray]:
-        """(latencies, weights) of the quantile devices that stand for the fleet."""
-        lat = self.ratio_quantiles_ * self.cluster_ms(rates)[:, None]
-        return lat.ravel(), np.repeat(self.weights_ / QUANTILES, QUANTILES)
+    def quantile_devices(self, cms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(latencies, weights) of the quantile devices that stand for the fleet, given each
+        cluster's predicted latency ``cms``."""
+        lat = (self.ratio_quantiles_ * cms[:, None]).ravel()
+        return lat, np.repeat(self.weights_ / QUANTILES, QUANTILES)
 
     def statistics(self, rates: np.ndarray, objective: str, slo_ms: float | None = None) -> np.ndarray:
         """``statistic`` of every row of ``rates``, with one surrogate call per cluster."""
-        cms = self.cluster_ms(np.atleast_2d(rates))
-        if objective == "weighted_mean":
-            return cms @ (self.weights_ * self.ratio_mean_)
-        if objective == "mean":
-            return np.mean(cms / self._unpruned, axis=1)
-        return np.array([self._from_cluster_ms(c, objective, slo_ms) for c in cms])
-
-    def _from_cluster_ms(self, cms: np.ndarray, objective: str, slo_ms: float | None) -> float:
-        lat = (self.ratio_quantiles_ * cms[:, None]).ravel()
-        w = np.repeat(self.weights_ / QUANTILES, QUANTILES)
-        if objective == "p95":
-            return weighted_quantile(lat, w, 0.95)
-        if objective == "slo":
-            return float(w @ (lat > slo_ms)) + _TIE * float(cms @ (self.weights_ * self.ratio_mean_)) / slo_ms
-        raise ValueError(f"objective must be one of {', '.join(OBJECTIVES)}, got {objective!r}")
+        return _statistic(objective).estimated(self, self.cluster_ms(np.atleast_2d(rates)), slo_ms)
 
     def statistic(self, rates, objective: str, slo_ms: float | None = None) -> float:
         return float(self.statistics(np.atleast_2d(rates), objective, slo_ms)[0])

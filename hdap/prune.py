@@ -11,9 +11,6 @@ never anchors, so they stay intact.
 from __future__ import annotations
 
 import copy
-import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,8 +19,9 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from hdap.zoo import ZooModel, get_model
-from twin.errors import InputError
+from testbed.errors import InputError
+from testbed.io import atomic_file
+from zoo import PrunedSpec, ZooModel, get_model
 
 __all__ = ["IMPORTANCES", "unit_anchors", "prune_to_widths", "widths_for_flops", "save_pruned", "load_pruned",
            "load_full_model"]
@@ -112,32 +110,27 @@ def widths_for_flops(zoo: ZooModel, target_flops: float) -> np.ndarray:
     return zoo.widths_from_rates(np.full(zoo.n_units, hi))
 
 
-def save_pruned(module: nn.Module, zoo: ZooModel, widths, path: str | Path, **extra) -> dict:
-    """Write ``FILE.pt`` (the whole module) and ``FILE.json`` (what the twin needs, no torch), atomically."""
-    path = Path(path)
-    widths = [int(w) for w in widths]
-    spec = {"model": zoo.name, "widths": widths, "input_shape": list(zoo.input_shape),
-            "flops": zoo.flops(widths), "params": zoo.params(widths), **extra}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_pt, tmp_json = (Path(tempfile.mkstemp(dir=path.parent, suffix=s)[1]) for s in (".pt", ".json"))
-    try:
+def save_pruned(module: nn.Module, zoo: ZooModel, widths, path: str | Path, **extra) -> PrunedSpec:
+    """Write ``FILE.pt`` (the whole module) and ``FILE.json`` (its spec, what the twin needs, no
+    torch), each all-or-nothing."""
+    spec = PrunedSpec.of(zoo, widths, **extra)
+    with atomic_file(path) as tmp_pt, atomic_file(PrunedSpec.beside(path)) as tmp_json:
         torch.save(module, tmp_pt)
-        tmp_json.write_text(json.dumps(spec, indent=2))
-        os.replace(tmp_pt, path)
-        os.replace(tmp_json, path.with_suffix(".json"))
-    finally:
-        for t in (tmp_pt, tmp_json):
-            t.unlink(missing_ok=True)
+        tmp_json.write_text(spec.to_json())
     return spec
 
 
-def load_pruned(path: str | Path) -> tuple[nn.Module, dict]:
-    """The module and its spec, from ``FILE.pt`` and the ``FILE.json`` beside it."""
+def load_pruned(path: str | Path) -> tuple[nn.Module, PrunedSpec]:
+    """The module and its validated spec, from ``FILE.pt`` and the ``FILE.json`` beside it."""
     path = Path(path)
-    for p in (path, path.with_suffix(".json")):
-        if not p.is_file():
-            raise InputError(f"{p}: not found")
-    return torch.load(path, weights_only=False), json.loads(path.with_suffix(".json").read_text())
+    if not path.is_file():
+        raise InputError(f"{path}: not found")
+    spec = PrunedSpec.read(PrunedSpec.beside(path))
+    try:
+        module = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a file that is not a saved module
+        raise InputError(f"{path}: not a saved torch module ({exc.__class__.__name__})") from None
+    return module, spec
 
 
 def load_full_model(zoo: ZooModel, weights: str | None, seed: int = 0) -> nn.Module:

@@ -5,43 +5,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from hdap.prune import save_pruned
+from testbed.figures import new_figure
+from testbed.io import atomic_dir, run_record
 
-from hdap.pipeline import RunResult  # noqa: E402
-
-__all__ = ["results_table", "write_report"]
-
-
-def results_table(r: RunResult) -> pd.DataFrame:
-    rows = []
-    for m, lat in r.latency_ms.items():
-        p50, p95, p99 = np.percentile(lat, [50, 95, 99])
-        rows.append({"method": m, "fleet_mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95),
-                     "p99_ms": float(p99), "slo_violations": float(np.mean(lat > r.slo_ms)),
-                     "flops": r.zoo.flops(r.widths[m]), "params": r.zoo.params(r.widths[m]), "accuracy": r.accuracy[m]})
-    table = pd.DataFrame(rows).set_index("method")
-    table.insert(1, "speedup", table.loc["unpruned", "fleet_mean_ms"] / table["fleet_mean_ms"])
-    return table
+__all__ = ["write_report", "write_run"]
 
 
 def _save(fig, out: Path, name: str, names: list[str]) -> None:
     fig.savefig(out / name, dpi=110, bbox_inches="tight")
-    plt.close(fig)
     names.append(name)
 
 
-def _figures(r: RunResult, out: Path) -> list[str]:
-    sns.set_theme(style="whitegrid")
+def _figures(r, out: Path) -> list[str]:
     names: list[str] = []
     long = pd.DataFrame({"method": np.repeat(list(r.latency_ms), [len(v) for v in r.latency_ms.values()]),
                          "latency_ms": np.concatenate(list(r.latency_ms.values()))})
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = new_figure(figsize=(8, 4))
     sns.boxplot(long, x="latency_ms", y="method", ax=ax, showfliers=False)
     ax.axvline(r.slo_ms, color="firebrick", lw=1, ls="--", label=f"SLO {r.slo_ms:.3g} ms")
     ax.legend(loc="lower right")
@@ -49,13 +33,13 @@ def _figures(r: RunResult, out: Path) -> list[str]:
     _save(fig, out, "latency_per_method.png", names)
 
     per = pd.DataFrame({"cluster": r.labels, **{m: r.latency_ms[m] for m in ("unpruned", "hdap", "single_device")}})
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = new_figure(figsize=(8, 4))
     sns.boxplot(per.melt("cluster", var_name="method", value_name="latency_ms"), x="cluster", y="latency_ms",
                 hue="method", ax=ax, showfliers=False)
     ax.set_title("Exact latency per cluster")
     _save(fig, out, "latency_per_cluster.png", names)
 
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = new_figure(figsize=(8, 4))
     for m, h in r.search_history.items():
         h = np.asarray(h, dtype=float)
         ax.plot(np.where(h < 1e9, h, np.nan) / h[0], label=m)
@@ -64,7 +48,7 @@ def _figures(r: RunResult, out: Path) -> list[str]:
     _save(fig, out, "search_convergence.png", names)
 
     check = pd.DataFrame(r.surrogate_check, columns=["cluster", "predicted_ms", "exact_ms"])
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = new_figure(figsize=(5, 5))
     sns.scatterplot(check, x="exact_ms", y="predicted_ms", hue="cluster", ax=ax)
     lo, hi = check[["exact_ms", "predicted_ms"]].min().min(), check[["exact_ms", "predicted_ms"]].max().max()
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
@@ -75,7 +59,7 @@ def _figures(r: RunResult, out: Path) -> list[str]:
         acc = pd.DataFrame([(i + 1, rd.budget_flops / 1e9, stage, a) for i, rd in enumerate(r.rounds)
                             for stage, a in (("after pruning", rd.held_out_pruned), ("after fine-tuning", rd.held_out_tuned))],
                            columns=["round", "budget_gflops", "stage", "held_out_accuracy"])
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = new_figure(figsize=(6, 4))
         sns.lineplot(acc, x="round", y="held_out_accuracy", hue="stage", marker="o", ax=ax)
         ax.set_title("HDAP rounds: held-out accuracy")
         _save(fig, out, "accuracy_per_round.png", names)
@@ -88,13 +72,13 @@ def _json_safe(table: pd.DataFrame) -> dict:
             for m, row in table.to_dict(orient="index").items()}
 
 
-def write_report(r: RunResult, out: Path) -> pd.DataFrame:
+def write_report(r, out: Path) -> pd.DataFrame:
     """Write results.json, report.md and the figures into ``out`` (a fresh folder the caller
     renames into place)."""
-    table = results_table(r)
+    table = r.summary()
     check = pd.DataFrame(r.surrogate_check, columns=["cluster", "predicted_ms", "exact_ms"])
     exact_mean = float(r.latency_ms["hdap"].mean())
-    cfg = r.scenario.pruning
+    cfg = r.config.pruning
     results = {"methods": _json_safe(table),
                "profiling_device_seconds": r.profiling_device_seconds,
                "hdap_estimate_ms": r.estimate_ms, "slo_ms": r.slo_ms, "objective": cfg.objective,
@@ -108,7 +92,7 @@ def write_report(r: RunResult, out: Path) -> pd.DataFrame:
                            "held_out_pruned": rd.held_out_pruned, "held_out_tuned": rd.held_out_tuned,
                            "candidates_checked": rd.candidates_checked} for rd in r.rounds],
                "widths": {m: [int(x) for x in w] for m, w in r.widths.items()},
-               "scenario": r.scenario.model_dump(mode="json"), "seed": r.scenario.seed}
+               "scenario": r.config.record(), "seed": r.scenario.seed}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     figures = _figures(r, out)
     shown = table if table["accuracy"].notna().any() else table.drop(columns="accuracy")
@@ -144,4 +128,15 @@ def write_report(r: RunResult, out: Path) -> pd.DataFrame:
                          f"{fmt(rd.held_out_pruned)} | {fmt(rd.held_out_tuned)} | {rd.candidates_checked} |")
     lines += [""] + [f"![{f}]({f})" for f in figures]
     (out / "report.md").write_text("\n".join(lines) + "\n")
+    return table
+
+
+def write_run(r, out: Path) -> pd.DataFrame:
+    """Everything ``hdap run`` leaves: the report (``write_report``), run.json and HDAP's pruned
+    model (``NAME_hdap.pt`` and its spec), replacing ``out``'s files all or nothing."""
+    with atomic_dir(out) as tmp:
+        table = write_report(r, tmp)
+        (tmp / "run.json").write_text(run_record(r.config.record(), r.scenario.seed, command="hdap run"))
+        save_pruned(r.module, r.zoo, r.widths["hdap"], tmp / f"{r.zoo.name}_hdap.pt", scenario=r.scenario.name,
+                    accuracy=r.accuracy["hdap"], trained=r.config.data is not None)
     return table

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from hdap.zoo import ZooModel
+from zoo import ZooModel
 
 __all__ = ["NCSResult", "ncs_minimize", "flops_repair"]
 

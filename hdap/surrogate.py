@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from scipy.optimize import nnls
@@ -30,12 +31,13 @@ from threadpoolctl import threadpool_limits
 
 from hdap.fleet import Fleet
 from hdap.search import MAX_RATE, flops_repair
-from hdap.zoo import ZooModel, get_model
+from zoo import ZooModel, get_model
 
 __all__ = ["ALIGNMENTS", "sample_rates", "sample_architectures", "profile", "TreeSurrogate", "LayerSurrogate",
-           "ClusterSurrogate", "fit_cluster_surrogate", "SURROGATE_KINDS"]
+           "ClusterSurrogate", "fit_cluster_surrogate", "SurrogateChoice", "SURROGATE_KINDS"]
 
-SURROGATE_KINDS = ("best", "tree", "layer")
+SurrogateChoice = Literal["best", "tree", "layer"]
+SURROGATE_KINDS: tuple[str, ...] = SurrogateChoice.__args__
 ALIGNMENTS = (1, 8, 16, 32, 64)
 _DENSE_KINDS = 3  # conv, dwconv, linear: the first three LAYER_KINDS
 
@@ -164,13 +166,15 @@ class ClusterSurrogate:
 
 
 def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, budgets: list[float], n_samples: int = 400,
-                          repeats: int = 5, choice: str = "best", seed: int = 0,
+                          repeats: int = 5, choice: str = "best", rng: np.random.Generator | None = None,
                           rates: np.ndarray | None = None) -> ClusterSurrogate:
     """Profile ``n_samples`` sub-networks on the representatives (or the given ``rates``, shared
-    by several clusters), fit both models, pick one."""
+    by several clusters), fit both models, pick one. ``rng`` draws the sub-networks, the hold-out
+    split and the models' own seeds."""
     if choice not in SURROGATE_KINDS:
         raise ValueError(f"surrogate must be one of {', '.join(SURROGATE_KINDS)}, got {choice!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng() if rng is None else rng
+    seed = int(rng.integers(2**31))
     spent = fleet.profiling_device_seconds
     rates = sample_architectures(zoo, budgets, n_samples, rng) if rates is None else np.asarray(rates)
     n_samples = len(rates)

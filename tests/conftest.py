@@ -10,7 +10,7 @@ import pytest
 
 from twin.fleet import FleetSnapshot, FleetState
 from twin.sku import load_sku
-from twin.workload import Workload, activation, add, conv, linear, norm
+from zoo.workload import Workload, activation, add, conv, linear, norm
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -7,9 +7,8 @@ import time
 import torch
 
 from conftest import REPO
-
-from twin.bench_csv import read_measurements
-from twin.board_bench import background_load, board_clocks, pin_allocator, time_module, time_modules
+from twin.calibration.board_bench import background_load, board_clocks, pin_allocator, time_module, time_modules
+from twin.calibration.measurement_csv import read_measurements
 
 # Run the CLI with simpy, pandas, scikit-learn and scipy made unimportable, as on a bare board.
 BARE = ("import sys\nfor m in ('pandas', 'simpy', 'sklearn', 'scipy', 'seaborn'): sys.modules[m] = None\n"
@@ -54,7 +53,7 @@ def test_fractional_background_load_keeps_that_share_of_a_core_busy():
 
 
 def test_networks_are_timed_in_interleaved_rounds():
-    from hdap.zoo import get_model
+    from zoo import get_model
 
     zoo = get_model("resnet20")
     calls = []
@@ -81,7 +80,7 @@ def test_allocator_is_pinned_on_glibc():
 
 
 def test_time_module_times_warmup_apart():
-    from hdap.zoo import get_model
+    from zoo import get_model
 
     zoo, before = get_model("resnet20"), torch.get_num_threads()
     times = time_module(zoo.module(seed=0), zoo.input_shape, threads=1 if before > 1 else 2, warmup=2, repeats=4)

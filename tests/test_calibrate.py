@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO
 
-from twin.bench_csv import read_measurements, write_rows
-from twin.calibrate import apply_params, calibrate, leave_one_out, resolve_rows, select_rows
+from conftest import REPO
+from twin.calibration.calibrate import apply_params, calibrate, leave_one_out, resolve_rows, select_rows
+from twin.calibration.measurement_csv import read_measurements, write_rows
 from twin.latency import nominal_latency_ms
 from twin.sku import load_sku
 
@@ -30,7 +30,7 @@ def twin(*args, cwd=REPO):
 
 def synthetic_measurements(path, sku, nets=NETS, rng=None):
     """What a host-cpu board following ``sku`` exactly would measure, with 1 % noise."""
-    from hdap.zoo import get_model
+    from zoo import get_model
 
     rows = []
     for name, widths in nets:
@@ -62,11 +62,11 @@ def test_calibration_recovers_the_parameters_that_made_the_measurements(tmp_path
         assert cal.params[name][1] == pytest.approx(value, rel=0.15 if name.startswith("contention") else 0.05), name
     # the written file predicts what the fit table says
     out = tmp_path / "host.yaml"
-    from twin.sku_file import write_sku
+    from twin.calibration.sku_file import write_sku
     write_sku(cal.sku, out, header="test")
     again = load_sku(out)
     r = cal.table.iloc[0]
-    from hdap.zoo import get_model
+    from zoo import get_model
     assert nominal_latency_ms(get_model(r["model"]).workload(), again, "pytorch", r["mode"], r["background_cores"]) \
         == pytest.approx(r["predicted_ms"], rel=1e-9)
     assert again.calibration.rows == len(cal.table) and len(again.calibration.networks) == len(NETS) + 1
@@ -85,7 +85,7 @@ def test_shipped_jetson_files_reproduce_the_published_rows_within_10_percent(sku
     base = load_sku(sku)
     df = select_rows(read_measurements(PUBLISHED), sku, "published")
     for _, r in df.iterrows():
-        from hdap.zoo import get_model
+        from zoo import get_model
         pred = nominal_latency_ms(get_model(r["model"]).workload(), base, r["framework"])
         assert abs(pred / r["latency_ms"] - 1) < 0.10, (r["model"], r["framework"], pred, r["latency_ms"])
 
@@ -102,7 +102,7 @@ def test_calibrating_on_the_published_rows_fits_them_within_10_percent(sku):
 
 def test_physical_direction_on_the_host_cpu():
     """Threads + background beyond the cores slow it; a background core beside one thread does not."""
-    from hdap.zoo import get_model
+    from zoo import get_model
 
     sku, w = load_sku("host-cpu"), get_model("resnet18").workload()
     one, two = (nominal_latency_ms(w, sku, mode=m) for m in ("1-thread", "2-threads"))

@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+
 from conftest import REPO
 
 BASE = "name: e\nfleet: {sku: jetson-nano, devices: 100}\ntime: {start: 2026-01-01, days: 5}\n"

@@ -8,9 +8,9 @@ from conftest import snapshot
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features, probe_set
 from hdap.fleet import TwinFleet, TwinGroundTruth
-from hdap.zoo import get_model
 from twin.fleet import FleetSnapshot
 from twin.measurement import MeasurementNoise
+from zoo import get_model
 
 
 def _three_kinds_of_device(n_each=300, seed=0):
@@ -25,7 +25,7 @@ def _three_kinds_of_device(n_each=300, seed=0):
 
 def test_fleet_interface_lists_devices_and_charges_for_measurements():
     snap, _ = _three_kinds_of_device(10)
-    fleet = TwinFleet(snap, seed=1)
+    fleet = TwinFleet(snap, rng=np.random.default_rng(1))
     devices = fleet.devices()
     assert list(devices.columns) == ["device_id", "sku", "region"] and len(devices) == 30
     w = get_model("resnet18").workload()
@@ -40,7 +40,7 @@ def test_fleet_interface_lists_devices_and_charges_for_measurements():
 
 def test_probe_features_separate_the_kinds_and_auto_k_finds_three():
     snap, group = _three_kinds_of_device()
-    fleet = TwinFleet(snap, MeasurementNoise(sigma=0.02), seed=0)
+    fleet = TwinFleet(snap, MeasurementNoise(sigma=0.02), rng=np.random.default_rng(0))
     x, unpruned = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"))
     assert x.shape == (900, len(probe_set(get_model("resnet50"))))
     truth = TwinGroundTruth(snap).latency_ms(get_model("resnet50").workload())
@@ -55,7 +55,7 @@ def test_probe_features_separate_the_kinds_and_auto_k_finds_three():
 
 def test_paper_features_are_repeats_of_the_unpruned_network():
     snap, group = _three_kinds_of_device(50)
-    fleet = TwinFleet(snap, seed=0)
+    fleet = TwinFleet(snap, rng=np.random.default_rng(0))
     x, unpruned = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"), kind="paper", repeats=8)
     assert x.shape == (150, 8) and np.all(np.diff(x, axis=1) >= 0)  # sorted repeats
     np.testing.assert_allclose(unpruned, np.exp(np.median(x, axis=1)), rtol=0.01)
@@ -63,13 +63,20 @@ def test_paper_features_are_repeats_of_the_unpruned_network():
 
 def test_probes_survive_tensorrt_fusion():
     snap, _ = _three_kinds_of_device(20)
-    fleet = TwinFleet(FleetSnapshot(snap.state, snap.sku, "tensorrt", snap.firmware_overhead), seed=0)
+    fleet = TwinFleet(FleetSnapshot(snap.state, snap.sku, "tensorrt", snap.firmware_overhead), rng=np.random.default_rng(0))
     x, _ = measure_features(fleet, fleet.devices()["device_id"], get_model("resnet50"))
     assert np.all(np.isfinite(x))
 
 
 def test_fixed_k_and_large_fleets_use_minibatch():
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.metrics import adjusted_rand_score
+
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(m, 0.1, (40_000, 3)) for m in (0, 3)])
     c = FleetClustering(n_clusters=2, minibatch_above=50_000).fit(x)
+    assert isinstance(c.kmeans_, MiniBatchKMeans)
     assert c.n_clusters_ == 2 and sorted(np.round(c.weights_, 3)) == [0.5, 0.5]
+    small = FleetClustering(n_clusters=2, minibatch_above=50_000).fit(x[::2])
+    assert type(small.kmeans_) is KMeans
+    assert adjusted_rand_score(small.labels_, c.labels_[::2]) == 1.0  # the same two groups either way

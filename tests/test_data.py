@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from hdap.data import cifar10, digits, image_folder, load_data
-from twin.errors import InputError
+from testbed.errors import InputError
 
 
 def test_digits_is_real_32x32_rgb_with_a_stratified_seeded_split():

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twin.errors import InputError
+from testbed.errors import InputError
 from twin.executor import Executor
 from twin.scenario import load_scenario
 from twin.simulation import BLOCK_SIZE, device_frame, simulate

@@ -6,7 +6,7 @@ import torch
 from hdap.baselines import global_magnitude_widths
 from hdap.importance import ImportanceProxy, filter_norms
 from hdap.prune import unit_anchors, widths_for_flops
-from hdap.zoo import get_model
+from zoo import get_model
 
 
 def test_retention_grows_with_width_and_keeps_the_strongest_filters():

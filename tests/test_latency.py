@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import compute_bound, memory_bound, overhead_bound, snapshot
 
-from hdap.zoo import get_model
-from twin.errors import InputError
+from conftest import compute_bound, memory_bound, overhead_bound, snapshot
+from testbed.errors import InputError
 from twin.latency import LatencyModel, energy_j, latency_ms
 from twin.sku import load_sku
-from twin.workload import Workload, conv
+from zoo import get_model
+from zoo.workload import Workload, conv
 
 
 @pytest.mark.parametrize("sku,framework", [("jetson-nano", "pytorch"), ("jetson-nano", "tensorrt"),

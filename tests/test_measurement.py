@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-from conftest import snapshot
 
-from hdap.zoo import get_model
+from conftest import snapshot
 from twin.latency import latency_ms
 from twin.measurement import MeasurementNoise, measure
+from zoo import get_model
 
 
 def test_repeats_scatter_a_few_percent_around_the_exact_value():

@@ -5,7 +5,7 @@ import pytest
 
 from hdap.objective import FleetEstimate, fleet_statistic, weighted_quantile
 from hdap.surrogate import ClusterSurrogate
-from hdap.zoo import get_model
+from zoo import get_model
 
 
 class _Fixed:

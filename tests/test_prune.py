@@ -15,8 +15,8 @@ from hdap.prune import (
     unit_anchors,
     widths_for_flops,
 )
-from hdap.zoo import get_model, trace_workload
-from twin.errors import InputError
+from testbed.errors import InputError
+from zoo import get_model, trace_workload
 
 
 def _sorted(table):
@@ -92,14 +92,15 @@ def test_save_and_load_round_trip_and_the_twin_reads_the_spec_without_torch(tmp_
     spec = save_pruned(pruned, zoo, widths, tmp_path / "m.pt")
     loaded, spec2 = load_pruned(tmp_path / "m.pt")
     x = torch.randn(2, 3, 32, 32)
+    assert (tmp_path / "m.json").is_file() and not list(tmp_path.glob(".m.*"))  # no temporary left
     assert torch.equal(loaded.eval()(x), pruned(x)) and spec == spec2
-    assert spec["flops"] == zoo.flops(widths) and spec["params"] == zoo.params(widths)
-    code = (f"import sys; from twin.workload import resolve_workload; "
+    assert spec.flops == zoo.flops(widths) and spec.params == zoo.params(widths)
+    code = (f"import sys; from zoo import resolve_workload; "
             f"w = resolve_workload({str(tmp_path / 'm.json')!r}); "
             f"assert 'torch' not in sys.modules; print(w.dense_flops)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert float(r.stdout) == pytest.approx(spec["flops"])
+    assert float(r.stdout) == pytest.approx(spec.flops)
 
 
 def hdap(*args, cwd=None):

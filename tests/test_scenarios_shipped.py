@@ -1,8 +1,9 @@
 """Every shipped scenario validates and runs (briefly)."""
 
 import pytest
-from conftest import REPO
 
+from conftest import REPO
+from hdap.config import RunConfig
 from twin.scenario import load_scenario
 from twin.simulation import simulate
 
@@ -17,6 +18,7 @@ def test_the_required_scenarios_are_shipped():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_scenario_runs(path):
-    s = load_scenario(path, for_pruning=True).with_overrides(devices=200, days=3)
+    s = load_scenario(path).with_overrides(devices=200, days=3)
+    RunConfig.of(path)  # its pruning section is valid too
     r = simulate(s)
     assert len(r.history) == 3 and r.history["latency_ms_mean"].gt(0).all()

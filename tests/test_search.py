@@ -1,10 +1,10 @@
 import numpy as np
 
 from conftest import snapshot
-from hdap.fleet import TwinFleet, TwinGroundTruth
+from hdap.fleet import TwinGroundTruth
 from hdap.prune import widths_for_flops
 from hdap.search import MAX_RATE, flops_repair, ncs_minimize
-from hdap.zoo import get_model
+from zoo import get_model
 
 
 def test_repair_meets_the_flops_budget():

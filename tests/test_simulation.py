@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hdap.zoo import get_model
 from twin.latency import latency_ms
 from twin.scenario import load_scenario
 from twin.simulation import BLOCK_SIZE, simulate
+from zoo import get_model
 
 
 def _run(write_scenario, extra="", **kw):

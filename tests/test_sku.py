@@ -1,6 +1,6 @@
 import pytest
 
-from twin.errors import InputError
+from testbed.errors import InputError
 from twin.sku import list_skus, load_sku
 
 

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import BASE_SCENARIO
+from hdap.config import RunConfig
 from hdap.study.aging import aging_study
 from hdap.study.clusters import clusters_study
 from hdap.study.features import features_study
-from hdap.study.trial import StudyDay, TrialSpec, run_trial
+from hdap.study.trial import StudyDay, TrialSpec, run_trial, study_fleet_seed
+from testbed.streams import Streams
 from twin.executor import Executor
-from twin.scenario import load_scenario
 from twin.simulation import simulate
-
-from conftest import BASE_SCENARIO
 
 # two power modes in equal shares: devices differ in shape, not only in speed
 FLEET = """\
@@ -34,7 +34,7 @@ def hdap(*args, cwd=None):
 
 @pytest.fixture
 def scenario(write_scenario):
-    return load_scenario(write_scenario(FLEET, devices=600, days=40), for_pruning=True)
+    return RunConfig.of(write_scenario(FLEET, devices=600, days=40))
 
 
 def test_more_clusters_estimate_each_device_better(scenario):
@@ -56,9 +56,10 @@ def test_clusters_study_same_numbers_in_process_and_on_a_local_cluster(scenario)
 
 
 def test_trial_is_deterministic_and_picks_widths_in_budget(scenario):
-    snap = simulate(scenario.with_overrides(days=scenario.time.deployment_day + 1)).final
-    day = StudyDay.measure(scenario, snap, {"probes": 5}, 0)
-    a, b = run_trial(TrialSpec(3, "probes", 1), day), run_trial(TrialSpec(3, "probes", 1), day)
+    sc = scenario.scenario
+    snap = simulate(sc.with_overrides(days=sc.time.deployment_day + 1)).final
+    day = StudyDay.measure(scenario, snap, {"probes": 5}, Streams(0))
+    a, b = run_trial(TrialSpec(3, "probes", Streams(1)), day), run_trial(TrialSpec(3, "probes", Streams(1)), day)
     np.testing.assert_array_equal(a.widths, b.widths)
     np.testing.assert_array_equal(a.estimate_mean_ms, b.estimate_mean_ms)
     assert day.zoo.flops(a.widths) <= 0.02e9 and a.clustering.n_clusters_ == 3
@@ -67,7 +68,7 @@ def test_trial_is_deterministic_and_picks_widths_in_budget(scenario):
 def test_aging_checkpoints_drift_and_repruning(write_scenario):
     raw = BASE_SCENARIO.format(name="aging", seed=3, devices=400, days=400).replace(
         "days: 400}", "days: 400, deployment_day: 100}") + textwrap.dedent(FLEET)
-    sc = load_scenario(write_scenario(raw=raw), for_pruning=True)
+    sc = RunConfig.of(write_scenario(raw=raw))
     with Executor(1) as ex:
         df = aging_study(sc, 0.6, 100, ex)
     assert df["day"].tolist() == [100, 200, 300] and df["years"].iloc[0] == 0
@@ -100,3 +101,13 @@ def test_study_cli_writes_report_and_rejects_bad_input(write_scenario, tmp_path)
         bad = hdap("study", args[0], path, *args[1:], "--workers", 1, "--out", tmp_path / "bad")
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
         assert not (tmp_path / "bad").exists()
+
+
+def test_study_fleets_are_independent_of_neighbouring_seeds(scenario):
+    """Fleet 1 of a study with seed s is not fleet 0 of the study with seed s + 1 (no seed arithmetic)."""
+    seeds = {study_fleet_seed(s, n) for s in range(5) for n in range(3)}
+    assert len(seeds) == 15
+    assert study_fleet_seed(7, 0) == 7 and study_fleet_seed(7, 1) != 8
+    with Executor(1) as ex:
+        two = clusters_study(scenario, [2], [300], 2, ex)
+    assert two["seed"].tolist() == [scenario.scenario.seed, study_fleet_seed(scenario.scenario.seed, 1)]

@@ -4,7 +4,7 @@ import pytest
 from conftest import snapshot
 from hdap.fleet import TwinFleet, TwinGroundTruth
 from hdap.surrogate import LayerSurrogate, TreeSurrogate, fit_cluster_surrogate, sample_architectures, sample_rates
-from hdap.zoo import get_model
+from zoo import get_model
 
 
 def test_sampled_rates_span_light_to_heavy_pruning():
@@ -26,9 +26,9 @@ def test_half_the_samples_sit_in_the_budgets_flops_bands():
 @pytest.mark.parametrize("name,framework", [("resnet50", "tensorrt"), ("mobilenet_v2", "pytorch")])
 def test_surrogates_predict_held_out_architectures_within_5_percent(name, framework):
     zoo = get_model(name)
-    fleet = TwinFleet(snapshot(n=3, framework=framework, background_cores=[0, 1.0, 0]), seed=0)
+    fleet = TwinFleet(snapshot(n=3, framework=framework, background_cores=[0, 1.0, 0]), rng=np.random.default_rng(0))
     budget = zoo.flops() / 3
-    s = fit_cluster_surrogate(fleet, zoo, [0, 1, 2], [budget], n_samples=300, seed=1)
+    s = fit_cluster_surrogate(fleet, zoo, [0, 1, 2], [budget], n_samples=300, rng=np.random.default_rng(1))
     assert s.holdout["tree"]["mape"] < 0.05 and s.holdout["layer"]["mape"] < 0.05
     assert s.holdout["layer"]["spearman"] > 0.9
     assert s.kind == min(s.holdout, key=lambda k: s.holdout[k]["mape"])

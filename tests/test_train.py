@@ -10,7 +10,7 @@ from torch.utils.data import TensorDataset
 from hdap.data import digits
 from hdap.prune import prune_to_widths, widths_for_flops
 from hdap.train import evaluate, recalibrate_batch_norm, train
-from hdap.zoo import get_model
+from zoo import get_model
 
 
 def _subset(data, n):

@@ -4,13 +4,13 @@ import subprocess
 import sys
 
 import pandas as pd
-from conftest import REPO
 from test_calibrate import NETS, synthetic_measurements
 
-from twin.bench_csv import read_measurements
-from twin.calibrate import calibrate, resolve_rows
+from conftest import REPO
+from twin.calibration.calibrate import calibrate, resolve_rows
+from twin.calibration.measurement_csv import read_measurements
+from twin.calibration.sku_file import write_sku
 from twin.sku import load_sku
-from twin.sku_file import write_sku
 
 
 def hdap(*args):

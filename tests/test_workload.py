@@ -1,9 +1,9 @@
 import pandas as pd
 import pytest
 
-from hdap.zoo import get_model
-from twin.errors import InputError
-from twin.workload import Workload, conv, read_workload
+from testbed.errors import InputError
+from zoo import get_model
+from zoo.workload import Workload, conv, read_workload
 
 
 def test_conv_row_arithmetic():

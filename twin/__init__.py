@@ -1,25 +1,32 @@
 """The fleet digital twin: devices of one SKU drifting apart, and their latency on any day.
 
 Names load on first use, so the board harness (``twin board-bench``), which runs on the board
-with torch alone, imports neither simpy nor pandas.
+with torch alone, imports neither simpy nor pandas. For notebooks::
+
+    import twin
+    sim = twin.simulate("scenarios/jetson-nano-2y.yaml", workers=2)
+    sim.devices, sim.history                     # DataFrames: one row per device, per day
+    twin.fleet_latency("scenarios/nano-resnet50.yaml", "resnet50").describe()
+
+Networks and workload tables are the zoo's (``zoo``); the calibration sub-system (board
+harness, measurement files, calibration, validation) is ``twin.calibration``.
 """
 
 from importlib import import_module
 
 __all__ = ["InputError", "FleetSnapshot", "FleetState", "LatencyModel", "energy_j", "latency_ms",
            "Measurement", "MeasurementNoise", "measure", "Scenario", "load_scenario",
-           "SimulationResult", "simulate", "LAYER_KINDS", "SKU", "list_skus", "load_sku", "Workload",
-           "read_workload", "Executor"]
+           "SimulationResult", "simulate", "fleet_latency", "SKU", "list_skus", "load_sku", "Executor"]
 
-_HOME = {"InputError": "errors", "FleetSnapshot": "fleet", "FleetState": "fleet", "LatencyModel": "latency",
-         "energy_j": "latency", "latency_ms": "latency", "Measurement": "measurement",
-         "MeasurementNoise": "measurement", "measure": "measurement", "Scenario": "scenario",
-         "load_scenario": "scenario", "SimulationResult": "simulation", "simulate": "simulation",
-         "LAYER_KINDS": "sku", "SKU": "sku", "list_skus": "sku", "load_sku": "sku", "Workload": "workload",
-         "read_workload": "workload", "Executor": "executor"}
+_HOME = {"InputError": "testbed.errors", "FleetSnapshot": "twin.fleet", "FleetState": "twin.fleet",
+         "LatencyModel": "twin.latency", "energy_j": "twin.latency", "latency_ms": "twin.latency",
+         "Measurement": "twin.measurement", "MeasurementNoise": "twin.measurement", "measure": "twin.measurement",
+         "Scenario": "twin.scenario", "load_scenario": "twin.scenario", "SimulationResult": "twin.simulation",
+         "simulate": "twin.simulation", "fleet_latency": "twin.simulation", "SKU": "twin.sku",
+         "list_skus": "twin.sku", "load_sku": "twin.sku", "Executor": "twin.executor"}
 
 
 def __getattr__(name):
     if name in _HOME:
-        return getattr(import_module(f"twin.{_HOME[name]}"), name)
+        return getattr(import_module(_HOME[name]), name)
     raise AttributeError(f"module 'twin' has no attribute {name!r}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from twin._yaml import StrictModel
+from testbed.schema import StrictModel
 from twin.sku import BatteryPack
 
 __all__ = ["BatteryAging", "age_battery", "undervolted"]

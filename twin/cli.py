@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import sys
 import time
 from pathlib import Path
 
-from twin._cli import day_list, int_list, integer, number_list, positive_int, run
-from twin.errors import InputError
+from testbed.cli import add_workers, day_list, int_list, integer, number_list, positive_int, run
+from testbed.errors import InputError
 
 __all__ = ["main"]
 
@@ -25,9 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--days", type=positive_int, help="override time.days")
     s.add_argument("--seed", type=integer, help="override seed")
     s.add_argument("--out", help="output folder (default: out/<scenario name>)")
-    s.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                   help="local Dask worker processes (default: all cores; 1: this process; never changes the output)")
-    s.add_argument("--scheduler", metavar="ADDRESS", help="run the shards on this Dask cluster (tcp://host:8786)")
+    add_workers(s, scheduler=True)
     s.add_argument("--snapshots", type=day_list, default=(), metavar="D1,D2,...",
                    help="also write every device's state on these days to snapshots.parquet")
     lat = sub.add_parser("latency", help="the fleet's latency distribution for a network on one day")
@@ -36,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     lat.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
     lat.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
     lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
-    lat.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
+    add_workers(lat)
     lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
     b = sub.add_parser("board-bench", help="time networks on this board (torch only); append rows to a measurement CSV")
     b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
@@ -83,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _simulate(args) -> None:
+    from testbed.io import ParquetStream, atomic_dir, run_record
     from twin.executor import Executor
-    from twin.output import ParquetStream, atomic_dir, run_record
     from twin.scenario import load_scenario
     from twin.simulation import device_frame, simulate
 
@@ -111,7 +108,7 @@ def _simulate(args) -> None:
                           on_block=on_block, progress=big or sys.stderr.isatty())
         wall = time.perf_counter() - t0
         result.history.to_parquet(tmp / "history.parquet", index=False)
-        (tmp / "run.json").write_text(run_record(scenario, wall_s=round(wall, 3), workers=args.workers,
+        (tmp / "run.json").write_text(run_record(scenario.model_dump(mode="json"), scenario.seed, wall_s=round(wall, 3), workers=args.workers,
                                                  scheduler=args.scheduler))
     last = result.history.iloc[-1]
     n, days = scenario.fleet.devices, scenario.time.days
@@ -129,37 +126,32 @@ def _simulate(args) -> None:
 def _latency(args) -> None:
     import numpy as np
 
-    from twin.latency import latency_ms
     from twin.scenario import load_scenario
-    from twin.simulation import simulate
-    from twin.workload import resolve_workload
+    from twin.simulation import fleet_latency
 
     scenario = load_scenario(args.scenario)
     day = scenario.time.deployment_day if args.day is None else args.day
     if day < 0:
         raise InputError(f"--day must be >= 0, got {day}")
-    if args.rates is not None:
-        from hdap.zoo import get_model
-        model = get_model(args.model)
-        workload = model.workload(model.widths_from_rates(args.rates))
-    else:
-        workload = resolve_workload(args.model)
-    scenario = scenario.with_overrides(devices=args.devices, days=day + 1)
-    fleet = simulate(scenario, workers=args.workers).final
-    lat = latency_ms(workload, fleet)
+    lat = fleet_latency(scenario, args.model, day=day, devices=args.devices, rates=args.rates,
+                        workers=args.workers).to_numpy()
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
     stats = {"mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
              "devices": int(len(lat))}
     if args.json:
-        print(json.dumps({**stats, "model": args.model, "day": day, "flops": workload.dense_flops}))
+        from zoo import resolve_workload
+
+        flops = resolve_workload(args.model, rates=args.rates).dense_flops
+        print(json.dumps({**stats, "model": args.model, "day": day, "flops": flops}))
         return
-    print(f"{args.model} on {scenario.name} ({stats['devices']:,} x {scenario.fleet.sku}, {scenario.fleet.framework}), day {day}:")
+    devices = args.devices or scenario.fleet.devices
+    print(f"{args.model} on {scenario.name} ({devices:,} x {scenario.fleet.sku}, {scenario.fleet.framework}), day {day}:")
     print(f"mean {stats['mean_ms']:.2f} ms, p50 {p50:.2f}, p95 {p95:.2f}, p99 {p99:.2f}")
 
 
 def _board_bench(args) -> None:
-    from twin.bench_csv import write_rows
-    from twin.board_bench import bench_rows
+    from twin.calibration.board_bench import bench_rows
+    from twin.calibration.measurement_csv import write_rows
 
     if not args.model and not args.model_file:
         raise InputError("board-bench: give at least one --model NAME or --model-file F.pt")
@@ -177,10 +169,10 @@ def _board_bench(args) -> None:
 
 
 def _calibrate(args) -> None:
-    from twin.bench_csv import read_measurements
-    from twin.calibrate import calibrate, leave_one_out, resolve_rows, select_rows
+    from twin.calibration.calibrate import calibrate, leave_one_out, resolve_rows, select_rows
+    from twin.calibration.measurement_csv import read_measurements
+    from twin.calibration.sku_file import write_sku
     from twin.sku import load_sku
-    from twin.sku_file import write_sku
 
     out = Path(args.out)
     if out.suffix not in (".yaml", ".yml"):
@@ -215,7 +207,7 @@ def _calibrate(args) -> None:
 def _predict(args) -> None:
     from twin.latency import nominal_latency_ms, resolve_mode
     from twin.sku import load_sku
-    from twin.workload import resolve_workload
+    from zoo import resolve_workload
 
     if bool(args.model) == bool(args.model_file):
         raise InputError("predict: give exactly one of --model NAME or --model-file F.pt")
@@ -223,8 +215,7 @@ def _predict(args) -> None:
         raise InputError(f"--background must be >= 0 cores, got {args.background}")
     sku = load_sku(args.sku)
     if args.model_file:
-        spec = Path(args.model_file).with_suffix(".json")
-        workload, label = resolve_workload(str(spec)), str(args.model_file)
+        workload, label = resolve_workload(args.model_file), str(args.model_file)
     else:
         workload, label = resolve_workload(args.model), args.model
     mode = resolve_mode(sku, args.mode)

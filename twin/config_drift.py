@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
-from twin._yaml import StrictModel
-from twin.sku import LAYER_KINDS, SKU, LayerKind
+from testbed.schema import StrictModel
+from twin.sku import SKU
+from zoo.workload import LAYER_KINDS, LayerKind
 
 __all__ = ["PowerModeDrift", "BackgroundLoad", "FirmwareRelease", "ConfigurationDrift",
            "mode_weights", "draw_modes", "switch_modes", "arrive_background", "depart_background",

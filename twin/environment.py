@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 from pydantic import Field, PositiveFloat, field_validator
 
-from twin._yaml import StrictModel
+from testbed.schema import StrictModel
 
 __all__ = ["ClimateZone", "Environment", "DEFAULT_ZONES", "draw_installation", "zone_weather",
            "throttle_for_heat"]

@@ -21,7 +21,7 @@ import logging
 from collections import deque
 from typing import Any, Callable, Iterable, Iterator
 
-from twin.errors import InputError
+from testbed.errors import InputError
 
 __all__ = ["Executor"]
 

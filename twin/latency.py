@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from twin.errors import InputError
+from testbed.errors import InputError
 from twin.fleet import FleetSnapshot, FleetState
-from twin.sku import LAYER_KINDS, SKU
-from twin.workload import ELEMENT_BYTES, Workload
+from twin.sku import SKU
+from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, Workload
 
 __all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "resolve_mode",
            "nominal_state", "nominal_latency_ms", "power_w", "energy_j"]

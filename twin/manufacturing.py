@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from twin._yaml import StrictModel
+from testbed.schema import StrictModel
 
 __all__ = ["ManufacturingVariance", "draw_birth_traits"]
 

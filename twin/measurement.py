@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import Field
 
-from twin._yaml import StrictModel
+from testbed.schema import StrictModel
 from twin.fleet import FleetSnapshot
 from twin.latency import LatencyModel
-from twin.workload import Workload
+from zoo.workload import Workload
 
 __all__ = ["MeasurementNoise", "Measurement", "measure"]
 

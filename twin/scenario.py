@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 from pydantic import (
     Field,
@@ -20,17 +20,17 @@ from pydantic import (
     field_validator,
 )
 
-from twin._yaml import StrictModel, read_yaml_model
+from testbed.errors import InputError
+from testbed.schema import StrictModel, read_yaml_model
 from twin.battery import BatteryAging
 from twin.config_drift import ConfigurationDrift
 from twin.environment import Environment
-from twin.errors import InputError
 from twin.manufacturing import ManufacturingVariance
 from twin.measurement import MeasurementNoise
 from twin.sku import SKU, list_skus, load_sku
-from twin.workload import Workload, resolve_workload
+from zoo import Workload, resolve_workload
 
-__all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "PruningSpec", "load_scenario"]
+__all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "load_scenario", "as_scenario"]
 
 
 class FleetSpec(StrictModel):
@@ -52,42 +52,6 @@ class DeploymentSpec(StrictModel):
     usage_sigma: float = Field(0.3, ge=0, description="lognormal spread of inference volume per device")
 
 
-class PruningSpec(StrictModel):
-    """What ``hdap run`` does with the fleet (the twin itself ignores this section). Defaults follow
-    the HDAP paper (DESIGN.md section 4) except the objective: the fleet-weighted mean, with the
-    paper's unweighted mean as ``mean``."""
-
-    model: str | None = Field(None, description="zoo name to prune (default: deployment.workload)")
-    flops_g: PositiveFloat | None = Field(None, description="FLOPs budget in G multiply-accumulates (default: half)")
-    # clustering
-    clusters: PositiveInt | Literal["auto"] = Field("auto", description="K, or auto: best silhouette of 2..k_max")
-    k_max: int = Field(8, ge=2)
-    representatives: PositiveInt = Field(3, description="devices profiled per cluster")
-    features: Literal["probes", "paper"] = "probes"
-    # surrogates
-    surrogate_samples: int = Field(400, ge=20, description="random sub-networks profiled per cluster")
-    surrogate: Literal["best", "tree", "layer"] = "best"
-    # search
-    objective: Literal["weighted_mean", "mean", "p95", "slo"] = "weighted_mean"
-    slo_ms: PositiveFloat | None = Field(None, description=(
-        "latency SLO; default 1.25 x uniform pruning's latency on a nominal factory-fresh device"))
-    population: PositiveInt = 10
-    generations: PositiveInt = 100
-    rounds: PositiveInt = Field(1, description="search-prune-fine-tune rounds to reach the budget")
-    accuracy_floor: float = Field(0.9, gt=0, le=1, description=(
-        "pruned accuracy / unpruned accuracy must stay above this (measured with data, else the "
-        "importance-retention proxy relative to uniform pruning's)"))
-    oracle_devices: PositiveInt | None = Field(None, description="devices the oracle's exact objective uses (default all)")
-    # data: accuracy and fine-tuning
-    data: str | None = Field(None, description="digits, cifar10:PATH or an image-folder path; none: latency only")
-    weights: str | None = Field(None, description="trained full model (.pt); default: trained here on the data")
-    train_epochs: PositiveInt = 20
-    finetune_epochs: PositiveInt = Field(2, description="per round")
-    lr: PositiveFloat = 0.1
-    finetune_lr: PositiveFloat = 0.02
-    batch_size: PositiveInt = 64
-
-
 class Scenario(StrictModel):
     name: str
     description: str = ""
@@ -100,12 +64,19 @@ class Scenario(StrictModel):
     drift: ConfigurationDrift = ConfigurationDrift()
     environment: Environment = Environment()
     measurement: MeasurementNoise = MeasurementNoise()
-    pruning: PruningSpec = PruningSpec()
+    pruning: dict[str, Any] = Field(default_factory=dict, description=(
+        "read by HDAP (hdap.config.PruningSpec), not by the twin"))
+    _path: Path | None = PrivateAttr(default=None)    # the file it was read from
     _base_dir: Path = PrivateAttr(default=Path("."))  # the scenario file's folder: relative paths resolve here
 
     @property
     def base_dir(self) -> Path:
         return self._base_dir
+
+    @property
+    def source(self) -> str:
+        """What error messages name: the scenario's file, or its name when built in code."""
+        return str(self._path) if self._path is not None else f"scenario {self.name!r}"
 
     @field_validator("name")
     @classmethod
@@ -127,22 +98,25 @@ class Scenario(StrictModel):
         fleet = self.fleet.model_copy(update={"devices": devices}) if devices is not None else self.fleet
         time = self.time.model_copy(update={"days": days}) if days is not None else self.time
         copy = self.model_copy(update={"fleet": fleet, "time": time, "seed": self.seed if seed is None else seed})
-        copy._base_dir = self._base_dir
+        copy._base_dir, copy._path = self._base_dir, self._path
         return copy
 
 
-def load_scenario(path: str | Path, for_pruning: bool = False) -> Scenario:
-    """Read and validate a scenario, including what depends on its SKU (modes, framework) and,
-    ``for_pruning`` (hdap run) or when it names a model to prune, its pruning section."""
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario, including what depends on its SKU (modes, framework, workload).
+    Its ``pruning`` section is HDAP's to read (``hdap.config``)."""
     path = Path(path)
     scenario = read_yaml_model(path, Scenario, "scenario")
-    scenario._base_dir = path.resolve().parent
+    scenario._base_dir, scenario._path = path.resolve().parent, path
     problems = _check_against_sku(scenario)
-    if for_pruning or scenario.pruning.model is not None:
-        problems += _check_pruning(scenario)
     if problems:
         raise InputError("\n".join(f"{path}: {field}: {msg}" for field, msg in problems))
     return scenario
+
+
+def as_scenario(scenario: "Scenario | str | Path") -> Scenario:
+    """A loaded scenario, or the one read from a path."""
+    return scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
 
 def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
@@ -167,28 +141,4 @@ def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
         s.workload_table()
     except InputError as exc:
         problems.append(("deployment.workload", str(exc)))
-    return problems
-
-
-def _check_pruning(s: Scenario) -> list[tuple[str, str]]:
-    from hdap.zoo import get_model  # numpy only
-
-    p = s.pruning
-    name = p.model or s.deployment.workload
-    try:
-        zoo = get_model(name)
-    except InputError as exc:
-        return [("pruning.model" if p.model else "deployment.workload", f"hdap run prunes a zoo model: {exc}")]
-    problems = []
-    if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
-        problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))
-    if p.data is not None and zoo.family == "yolo":
-        problems.append(("pruning.data", f"{zoo.name} is a detector; accuracy and fine-tuning need a classifier"))
-    if p.data is not None and p.data != "digits" and not p.data.startswith("cifar10:") \
-            and not (s.base_dir / p.data).is_dir():
-        problems.append(("pruning.data", f"{s.base_dir / p.data}: not found; allowed: digits, cifar10:PATH or an image folder"))
-    if p.weights is not None and not (s.base_dir / p.weights).is_file():
-        problems.append(("pruning.weights", f"{s.base_dir / p.weights}: not found"))
-    if p.weights is not None and p.data is None:
-        problems.append(("pruning.weights", "trained weights need pruning.data to fine-tune and measure accuracy on"))
     return problems

@@ -9,8 +9,9 @@ its own SimPy environment whose processes are fleet-level generators, one per ki
   (which devices switch power mode, install or drop an app, get cleaned), sampled per day;
 - ``rollout``: one process per firmware release, waking at each staged wave.
 
-A block's random streams derive from (seed, block), and fleet-wide weather from (seed,), so a
-block's trajectory never depends on how blocks are grouped. A shard is a contiguous range of
+A block's random streams derive from (seed, block), and fleet-wide weather from the seed alone
+(``testbed.streams``: ``block`` and ``fleet``), so a block's trajectory never depends on how blocks
+are grouped. A shard is a contiguous range of
 blocks, the task handed to a worker (twin.executor: local processes or a Dask cluster): the shard
 and worker counts change speed, not bytes.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -26,6 +28,8 @@ import pandas as pd
 import simpy
 from tqdm import tqdm
 
+from testbed.errors import InputError
+from testbed.streams import Streams
 from twin.battery import age_battery, undervolted
 from twin.config_drift import (
     arrive_background,
@@ -39,13 +43,14 @@ from twin.config_drift import (
 from twin.environment import draw_installation, throttle_for_heat, zone_weather
 from twin.executor import Executor
 from twin.fleet import FleetSnapshot, FleetState
-from twin.latency import LatencyModel, power_w, slowdowns
+from twin.latency import LatencyModel, latency_ms, power_w, slowdowns
 from twin.manufacturing import draw_birth_traits
-from twin.scenario import Scenario
+from twin.scenario import Scenario, as_scenario
 from twin.sku import SKU
 from twin.summary import DailyRecorder, merge_history
+from zoo import Workload, resolve_workload
 
-__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate", "device_frame"]
+__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate", "fleet_latency", "device_frame"]
 
 BLOCK_SIZE = 32_768
 SECONDS_PER_DAY = 86_400.0
@@ -92,6 +97,11 @@ class SimulationResult:
         """One row per device: id, birth traits and final state, with names for the coded columns."""
         return _named(self.final)
 
+    @property
+    def devices(self) -> pd.DataFrame:
+        """``devices_frame()``: the fleet on its last day, one row per device."""
+        return self.devices_frame()
+
     def snapshots_frame(self) -> pd.DataFrame:
         """Every device's state on each snapshot day, stacked, with a ``day`` column first."""
         frames = [_named(snap).assign(day=day) for day, snap in sorted(self.snapshots.items())]
@@ -112,7 +122,7 @@ def device_frame(state: FleetState, sku: SKU, zone_names: tuple[str, ...]) -> pd
 
 
 def _block_streams(seed: int, block: int) -> dict[str, np.random.Generator]:
-    seqs = np.random.SeedSequence(seed, spawn_key=(1, block)).spawn(len(_STREAMS))
+    seqs = Streams(seed).sequence("block", block).spawn(len(_STREAMS))
     return {name: np.random.Generator(np.random.PCG64(s)) for name, s in zip(_STREAMS, seqs)}
 
 
@@ -228,7 +238,7 @@ def _run_shard(blocks: list[int], ctx: _Context) -> list[_BlockResult]:
 def _context(scenario: Scenario, snapshot_days) -> _Context:
     sku = scenario.sku_model()
     fw = firmware_overhead_table(scenario.drift.firmware)
-    fleet_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(scenario.seed, spawn_key=(0,))))
+    fleet_rng = np.random.Generator(np.random.PCG64(Streams(scenario.seed).sequence("fleet")))
     peak, mean = zone_weather(scenario.environment, scenario.time.start, scenario.time.days, fleet_rng)
     pm = scenario.drift.power_modes
     return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw),
@@ -236,11 +246,12 @@ def _context(scenario: Scenario, snapshot_days) -> _Context:
                     tuple(sorted(set(snapshot_days))))
 
 
-def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1, executor: Executor | None = None,
+def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, workers: int = 1, executor: Executor | None = None,
              snapshot_days: tuple[int, ...] = (), keep_devices: bool = True,
              on_block: Callable[[FleetState, dict[int, FleetState]], None] | None = None,
              progress: bool = False) -> SimulationResult:
-    """Run ``scenario`` and return its final fleet, daily history and requested day snapshots.
+    """Run ``scenario`` (loaded, or a path) and return its final fleet (``.devices``), daily
+    history (``.history``) and requested day snapshots.
 
     ``shards`` groups blocks into that many contiguous ranges, the tasks (default: one per block).
     They run on ``executor`` (default: ``workers`` local processes; 1: this process). None of
@@ -249,6 +260,7 @@ def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
     a fleet bigger than memory runs in memory bounded by a few blocks (``final`` is then None and
     ``snapshots`` empty; the daily history is always kept).
     """
+    scenario = as_scenario(scenario)
     ctx = _context(scenario, snapshot_days)
     n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
     groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
@@ -279,3 +291,18 @@ def simulate(scenario: Scenario, *, shards: int | None = None, workers: int = 1,
         return SimulationResult(scenario, None, history)
     return SimulationResult(scenario, snap(finals, scenario.time.days - 1), history,
                             {d: snap([s[d] for s in snaps], d) for d in ctx.snapshot_days if d < scenario.time.days})
+
+
+def fleet_latency(scenario: Scenario | str | Path, model: str | Workload, *, day: int | None = None,
+                  devices: int | None = None, rates=None, workers: int = 1) -> pd.Series:
+    """Exact batch-1 latency (ms) of ``model`` on every device of the fleet on ``day`` (default:
+    the deployment day), indexed by device id. ``model``: a zoo name (pruned by per-unit
+    ``rates`` if given), a workload CSV / parquet, a pruned model's spec, or a ``Workload``."""
+    scenario = as_scenario(scenario)
+    day = scenario.time.deployment_day if day is None else day
+    if day < 0:
+        raise InputError(f"day must be >= 0, got {day}")
+    workload = model if isinstance(model, Workload) else resolve_workload(model, rates=rates)
+    final = simulate(scenario.with_overrides(devices=devices, days=day + 1), workers=workers).final
+    return pd.Series(latency_ms(workload, final), index=pd.Index(final.state.device_id, name="device_id"),
+                     name="latency_ms")

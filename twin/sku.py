@@ -14,16 +14,15 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from twin._yaml import StrictModel, read_yaml_model
-from twin.errors import InputError
+from testbed.errors import InputError
+from testbed.schema import StrictModel, read_yaml_model
+from zoo.workload import LAYER_KINDS, LayerKind
 
-__all__ = ["LAYER_KINDS", "LayerKind", "PowerMode", "FrameworkProfile", "Thermal", "BatteryPack",
+__all__ = ["PowerMode", "FrameworkProfile", "Thermal", "BatteryPack",
            "Contention", "CalibrationRecord", "SKU", "load_sku", "list_skus"]
 
 SKU_DIR = Path(__file__).with_name("skus")
 
-LayerKind = Literal["conv", "dwconv", "linear", "norm", "activation", "add", "pool", "concat", "upsample"]
-LAYER_KINDS: tuple[str, ...] = LayerKind.__args__
 
 
 class PowerMode(StrictModel):

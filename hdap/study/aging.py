@@ -27,10 +27,10 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from tqdm import tqdm
 
+from hdap.config import RunConfig
 from hdap.study.trial import StudyDay, Trial, TrialSpec, run_trial
-from twin.errors import InputError
+from testbed.errors import InputError
 from twin.executor import Executor
-from twin.scenario import Scenario
 from twin.simulation import simulate
 
 __all__ = ["aging_study", "aging_report"]
@@ -43,21 +43,21 @@ def _errors(mean_ms, p95_ms, day: StudyDay) -> tuple[float, float]:
     return 100 * float(np.mean(np.abs(mean_ms / exact_mean - 1))), 100 * float(np.mean(np.abs(p95_ms / exact_p95 - 1)))
 
 
-def checkpoint(item: tuple[int, object, Scenario], base: Trial) -> dict:
+def checkpoint(item: tuple[int, object, RunConfig], base: Trial) -> dict:
     """Everything measured on checkpoint day ``t`` of the aged fleet ``snapshot``."""
-    t, snapshot, scenario = item
+    t, snapshot, config = item
     kind = base.spec.features
-    day = StudyDay.measure(scenario, snapshot, {kind: FEATURE_REPEATS}, scenario.seed + 1 + t)
+    day = StudyDay.measure(config, snapshot, {kind: FEATURE_REPEATS}, config.streams.child("checkpoint", t))
     zoo = day.zoo
     stale_mean, stale_p95 = _errors(base.estimate.statistics(day.test_rates, "weighted_mean"),
                                     base.estimate.statistics(day.test_rates, "p95"), day)
     stale_device = np.mean([np.mean(np.abs(base.estimate.per_device_ms(r) / exact - 1))
                             for r, exact in zip(day.test_rates, day.test_exact_ms)])
     moved = float(np.mean(base.clustering.predict(day.features[kind]) != base.clustering.labels_))
-    fresh = run_trial(TrialSpec(base.clustering.n_clusters_, kind, base.spec.seed), day)  # the day-0 search seed
+    fresh = run_trial(TrialSpec(base.clustering.n_clusters_, kind, base.spec.streams), day)  # the day-0 streams
     fresh_mean, fresh_p95 = _errors(fresh.estimate_mean_ms, fresh.estimate_p95_ms, day)
     # the operator ships the re-pruned model only if the fresh estimate says it beats the deployed one
-    cfg = scenario.pruning
+    cfg = config.pruning
     deployed, candidate = fresh.estimate.statistics(np.vstack([base.rates, fresh.rates]), cfg.objective, day.slo_ms)
     adopted = bool(candidate < deployed)
     day0_mean, day0_p95 = day.exact(base.widths)
@@ -75,23 +75,24 @@ def checkpoint(item: tuple[int, object, Scenario], base: Trial) -> dict:
             "reclustering_device_h": (day.feature_device_s[kind] + fresh.surrogate_device_s) / 3600}
 
 
-def aging_study(scenario: Scenario, years: float | None, every: int, executor: Executor,
+def aging_study(config: RunConfig, years: float | None, every: int, executor: Executor,
                 progress: bool = False) -> pd.DataFrame:
     """One row per checkpoint day, the deployment day first."""
+    scenario, cfg = config.scenario, config.pruning
     d0 = scenario.time.deployment_day
     days = d0 + round(years * 365) + 1 if years is not None else scenario.time.days
     if years is not None and years <= 0:
         raise InputError(f"--years must be > 0, got {years}")
     if every < 1 or days - d0 <= every:
         raise InputError(f"--every must be between 1 and the {days - d0 - 1} days after deployment, got {every}")
-    cfg = scenario.pruning
     checkpoints = tuple(range(d0, days, every))
-    sc = scenario.with_overrides(days=days)
+    run = config.with_scenario(scenario.with_overrides(days=days))
+    sc = run.scenario
     sim = simulate(sc, executor=executor, snapshot_days=checkpoints, progress=progress)
-    day0 = StudyDay.measure(sc, sim.snapshots[d0], {cfg.features: FEATURE_REPEATS}, sc.seed)
-    base = run_trial(TrialSpec(cfg.clusters, cfg.features, sc.seed), day0)
+    day0 = StudyDay.measure(run, sim.snapshots[d0], {cfg.features: FEATURE_REPEATS}, run.streams)
+    base = run_trial(TrialSpec(cfg.clusters, cfg.features, run.streams.child("trial")), day0)
     rows = []
-    items = [(t, sim.snapshots.pop(t), sc) for t in checkpoints]
+    items = [(t, sim.snapshots.pop(t), run) for t in checkpoints]
     for row in tqdm(executor.map(checkpoint, items, executor.share(base)), total=len(items), desc="aging study",
                     unit="checkpoint", disable=not progress):
         rows.append(row)
@@ -102,15 +103,17 @@ def aging_study(scenario: Scenario, years: float | None, every: int, executor: E
     return df
 
 
-def aging_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: float):
-    from hdap.study.report import markdown_table, plt, sns
+def aging_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s: float):
+    import seaborn as sns
 
-    sns.set_theme(style="whitegrid")
+    from hdap.study.report import markdown_table
+    from testbed.figures import new_figure
+
     lat = df.melt("years", ["day0_model_mean_ms", "day0_model_p95_ms", "repruned_mean_ms", "repruned_p95_ms"],
                   "model", "latency_ms")
     lat["statistic"] = np.where(lat["model"].str.contains("p95"), "p95", "mean")
     lat["model"] = np.where(lat["model"].str.startswith("day0"), "pruned on day 0", "re-pruned on the day")
-    fig1, ax = plt.subplots(figsize=(7, 4.2))
+    fig1, ax = new_figure(figsize=(7, 4.2))
     sns.lineplot(lat, x="years", y="latency_ms", hue="model", style="statistic", marker="o", ax=ax)
     ax.set(xlabel="years after deployment", ylabel="exact fleet latency (ms)",
            title="The pruned model as the fleet ages")
@@ -118,12 +121,12 @@ def aging_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: float
                             "reclustered_p95_error_pct"], "estimate", "error_pct")
     err["statistic"] = np.where(err["estimate"].str.contains("p95"), "fleet p95", "per device")
     err["estimate"] = np.where(err["estimate"].str.startswith("stale"), "day-0 clusters", "re-clustered")
-    fig2, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig2, (a1, a2) = new_figure(nrows=1, ncols=2, figsize=(11, 4.2))
     sns.lineplot(err, x="years", y="error_pct", hue="estimate", style="statistic", marker="o", ax=a1)
     a1.set(xlabel="years after deployment", ylabel="estimate error (%, vs exact)", title="Surrogate error")
     sns.lineplot(df, x="years", y="moved_cluster_pct", marker="o", ax=a2)
     a2.set(xlabel="years after deployment", ylabel="devices in another day-0 cluster (%)", title="Cluster drift")
-    cfg = scenario.pruning
+    scenario, cfg = config.scenario, config.pruning
     shown = df.drop(columns=["date", "clusters"])
     report = f"""# Aging study: {scenario.name}
 

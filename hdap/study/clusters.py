@@ -15,60 +15,73 @@ import time
 import pandas as pd
 from tqdm import tqdm
 
-from hdap.study.trial import ORACLE_DEVICES, TEST_ARCHITECTURES, StudyDay, TrialSpec, judge, run_trials, target_flops
-from twin.errors import InputError
+from hdap.config import RunConfig
+from hdap.study.trial import (
+    ORACLE_DEVICES,
+    TEST_ARCHITECTURES,
+    StudyDay,
+    TrialSpec,
+    judge,
+    run_trials,
+    study_fleet_seed,
+)
+from testbed.errors import InputError
 from twin.executor import Executor
-from twin.scenario import Scenario
 from twin.simulation import simulate
 
 __all__ = ["clusters_study", "clusters_report"]
 
 
-def clusters_study(scenario: Scenario, ks: list[int], sizes: list[int], seeds: int, executor: Executor,
+def clusters_study(config: RunConfig, ks: list[int], sizes: list[int], seeds: int, executor: Executor,
                    progress: bool = False) -> pd.DataFrame:
     """One row per (devices, seed, K)."""
+    scenario, cfg = config.scenario, config.pruning
     if min(ks) < 1 or min(sizes) < 1 or seeds < 1:
         raise InputError(f"--k, --devices and --seeds must be >= 1, got k {ks}, devices {sizes}, seeds {seeds}")
-    too_many = [k for k in ks if k * scenario.pruning.representatives > min(sizes)]
+    too_many = [k for k in ks if k * cfg.representatives > min(sizes)]
     if too_many:
-        raise InputError(f"--k {max(too_many)} x {scenario.pruning.representatives} representatives needs more "
+        raise InputError(f"--k {max(too_many)} x {cfg.representatives} representatives needs more "
                          f"devices than the smallest fleet ({min(sizes):,}); allowed: K <= "
-                         f"{min(sizes) // scenario.pruning.representatives}")
-    cfg, rows = scenario.pruning, []
+                         f"{min(sizes) // cfg.representatives}")
+    rows = []
     bar = tqdm(total=len(sizes) * seeds * (len(ks) + 1), desc="clusters study", unit="trial", disable=not progress)
     for n in sizes:
         for s in range(seeds):
             t0 = time.perf_counter()
-            sc = scenario.with_overrides(devices=n, seed=scenario.seed + s)
+            run = config.with_scenario(scenario.with_overrides(devices=n, seed=study_fleet_seed(scenario.seed, s)))
+            sc, streams = run.scenario, run.streams
             snap = simulate(sc.with_overrides(days=sc.time.deployment_day + 1), executor=executor).final
-            day = StudyDay.measure(sc, snap, {cfg.features: 5}, sc.seed)
-            oracle, trials = run_trials(day, [TrialSpec(k, cfg.features, sc.seed) for k in ks], executor, bar)
+            day = StudyDay.measure(run, snap, {cfg.features: 5}, streams)
+            trials = streams.child("trial")
+            oracle, done = run_trials(day, [TrialSpec(k, cfg.features, trials) for k in ks], trials, executor, bar)
             oracle_stats = day.exact(oracle)
-            for trial in trials:
+            for trial in done:
                 rows.append({"devices": n, "seed": sc.seed, "k": trial.spec.k, "clusters": trial.clustering.n_clusters_,
                              **judge(trial, day, oracle_stats), "wall_s": time.perf_counter() - t0})
     bar.close()
     return pd.DataFrame(rows)
 
 
-def clusters_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: float):
+def clusters_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s: float):
     """(report markdown, tables, figures) for ``write_study``."""
-    from hdap.study.report import k_axis, markdown_table, plt, sns
+    import seaborn as sns
+
+    from hdap.study.report import k_axis, markdown_table
+    from testbed.figures import new_figure
 
     cols = ["mean_error_pct", "p95_error_pct", "device_error_pct", "profiling_device_h", "surrogate_device_h",
             "hdap_mean_ms", "oracle_mean_ms", "gap_to_oracle_pct"]
     table = df.groupby(["devices", "k"], as_index=False)[cols].mean()
-    sns.set_theme(style="whitegrid")
     df = df.assign(fleet=df["devices"].map("{:,}".format))  # fleet sizes as evenly coloured categories
     err = df.melt(["fleet", "k"], ["mean_error_pct", "p95_error_pct", "device_error_pct"], "estimate", "error_pct")
     err["estimate"] = err["estimate"].str.replace("_error_pct", "")
-    fig1, ax = plt.subplots(figsize=(7, 4.2))
+    fig1, ax = new_figure(figsize=(7, 4.2))
     sns.lineplot(err, x="k", y="error_pct", hue="fleet", style="estimate", marker="o", palette="viridis", ax=ax)
     sns.move_legend(ax, "upper left", bbox_to_anchor=(1, 1))
     ax.set(yscale="log", xlabel="clusters K", ylabel="estimate error (%, vs exact)",
            title="HDAP's fleet estimate against the exact fleet")
     k_axis(ax, df["k"].unique())
-    fig2, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig2, (a1, a2) = new_figure(nrows=1, ncols=2, figsize=(11, 4.2))
     sns.lineplot(df, x="k", y="gap_to_oracle_pct", hue="fleet", marker="o", palette="viridis", ax=a1)
     a1.axhline(0, color="grey", lw=0.8)
     a1.set(xlabel="clusters K", ylabel="exact fleet mean, HDAP vs oracle (%)",
@@ -78,7 +91,7 @@ def clusters_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: fl
            title="Profiling for the surrogates (features extra, in the table)")
     for a in (a1, a2):
         k_axis(a, df["k"].unique())
-    cfg = scenario.pruning
+    scenario, cfg = config.scenario, config.pruning
     best = pd.DataFrame({"devices": sorted(table["devices"].unique())})
     for col in ("device_error_pct", "p95_error_pct", "gap_to_oracle_pct"):
         pick = table.loc[table.groupby("devices")[col].idxmin()].set_index("devices")
@@ -87,7 +100,7 @@ def clusters_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: fl
     report = f"""# Clusters study: {scenario.name}
 
 `hdap study clusters` on `{scenario.name}` ({scenario.fleet.sku}, {scenario.deployment.workload} pruned to
-{target_flops(scenario) / 1e9:.3g} GFLOPs, objective `{cfg.objective}`), on the deployment day
+{config.target_flops / 1e9:.3g} GFLOPs, objective `{cfg.objective}`), on the deployment day
 ({scenario.time.deployment_day}). Fleet sizes {', '.join(f'{n:,}' for n in sorted(df.devices.unique()))};
 K {', '.join(map(str, sorted(df.k.unique())))}; seeds {', '.join(map(str, sorted(df.seed.unique())))}.
 Ran on {where} in {wall_s:.0f} s.

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from hdap.study.trial import StudyDay, TrialSpec, judge, run_trials
-from twin.errors import InputError
+from hdap.config import RunConfig
+from hdap.study.trial import StudyDay, TrialSpec, judge, run_trials, study_fleet_seed
+from testbed.errors import InputError
 from twin.executor import Executor
-from twin.scenario import Scenario
 from twin.simulation import simulate
 
 __all__ = ["features_study", "features_report", "PROBE_REPEATS"]
@@ -33,10 +33,10 @@ def paper_repeats(day: StudyDay, noise) -> int:
     return max(1, round((per_device - noise.setup_s) / net_s - noise.warmup))
 
 
-def features_study(scenario: Scenario, ks: list[int], seeds: int, executor: Executor,
+def features_study(config: RunConfig, ks: list[int], seeds: int, executor: Executor,
                    progress: bool = False) -> pd.DataFrame:
     """One row per (seed, feature kind, K)."""
-    cfg, n = scenario.pruning, scenario.fleet.devices
+    scenario, cfg, n = config.scenario, config.pruning, config.scenario.fleet.devices
     if min(ks) < 1 or seeds < 1 or max(ks) * cfg.representatives > n:
         raise InputError(f"--k must be between 1 and {n // cfg.representatives} (devices / representatives) "
                          f"and --seeds >= 1, got k {ks}, seeds {seeds}")
@@ -44,15 +44,17 @@ def features_study(scenario: Scenario, ks: list[int], seeds: int, executor: Exec
     bar = tqdm(total=seeds * (2 * len(ks) + 1), desc="features study", unit="trial", disable=not progress)
     for s in range(seeds):
         t0 = time.perf_counter()
-        sc = scenario.with_overrides(seed=scenario.seed + s)
+        run = config.with_scenario(scenario.with_overrides(seed=study_fleet_seed(scenario.seed, s)))
+        sc, streams = run.scenario, run.streams
         snap = simulate(sc.with_overrides(days=sc.time.deployment_day + 1), executor=executor).final
-        day = StudyDay.measure(sc, snap, {"probes": PROBE_REPEATS}, sc.seed)
+        day = StudyDay.measure(run, snap, {"probes": PROBE_REPEATS}, streams)
         repeats = {"probes": PROBE_REPEATS, "paper": paper_repeats(day, sc.measurement)}
-        day.measure_features("paper", repeats["paper"], sc.seed + 1)
-        specs = [TrialSpec(k, kind, sc.seed) for kind in ("paper", "probes") for k in ks]
-        oracle, trials = run_trials(day, specs, executor, bar)
+        day.measure_features("paper", repeats["paper"])
+        trials = streams.child("trial")
+        specs = [TrialSpec(k, kind, trials) for kind in ("paper", "probes") for k in ks]
+        oracle, done = run_trials(day, specs, trials, executor, bar)
         oracle_stats = day.exact(oracle)
-        for trial in trials:
+        for trial in done:
             kind = trial.spec.features
             rows.append({"seed": sc.seed, "features": kind, "repeats": repeats[kind], "k": trial.spec.k,
                          **judge(trial, day, oracle_stats), "wall_s": time.perf_counter() - t0})
@@ -60,20 +62,22 @@ def features_study(scenario: Scenario, ks: list[int], seeds: int, executor: Exec
     return pd.DataFrame(rows)
 
 
-def features_report(df: pd.DataFrame, scenario: Scenario, where: str, wall_s: float):
-    from hdap.study.report import markdown_table, plt, sns
+def features_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s: float):
+    import seaborn as sns
+
+    from hdap.study.report import markdown_table
+    from testbed.figures import new_figure
 
     cols = ["repeats", "feature_device_h", "surrogate_device_h", "mean_error_pct", "p95_error_pct",
             "device_error_pct", "hdap_mean_ms", "oracle_mean_ms", "gap_to_oracle_pct"]
     table = df.groupby(["features", "k"], as_index=False)[cols].mean()
-    sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2), layout="constrained")
+    fig, axes = new_figure(nrows=1, ncols=3, figsize=(16, 4.2), layout="constrained")
     for ax, col, title in zip(axes, ["device_error_pct", "p95_error_pct", "gap_to_oracle_pct"],
                               ["per-device estimate error (%)", "fleet p95 estimate error (%)",
                                "exact fleet mean, HDAP vs oracle (%)"]):
         sns.barplot(df, x="k", y=col, hue="features", ax=ax)
         ax.set(xlabel="clusters K", ylabel=title)
-    cfg = scenario.pruning
+    scenario, cfg = config.scenario, config.pruning
     report = f"""# Features study: {scenario.name}
 
 `hdap study features` on `{scenario.name}` ({scenario.fleet.devices:,} x {scenario.fleet.sku},

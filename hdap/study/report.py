@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from testbed.io import atomic_dir, run_record
 
-from twin.output import atomic_dir, run_record  # noqa: E402
-
-__all__ = ["write_study", "markdown_table", "k_axis", "plt", "sns"]
+__all__ = ["write_study", "markdown_table", "k_axis"]
 
 
 def markdown_table(df: pd.DataFrame, digits: int = 3) -> str:
@@ -29,7 +24,7 @@ def k_axis(ax, ks) -> None:
     ax.minorticks_off()
 
 
-def write_study(out: Path, scenario, command: str, report: str, tables: dict[str, pd.DataFrame],
+def write_study(out: Path, config, command: str, report: str, tables: dict[str, pd.DataFrame],
                 figures: dict[str, object], **record) -> None:
     """``out``/report.md, one CSV per table, one PNG per figure and run.json, replacing what was there."""
     with atomic_dir(out) as tmp:
@@ -37,6 +32,5 @@ def write_study(out: Path, scenario, command: str, report: str, tables: dict[str
             df.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6g")
         for name, fig in figures.items():
             fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
-            plt.close(fig)
         (tmp / "report.md").write_text(report)
-        (tmp / "run.json").write_text(run_record(scenario, command=command, **record))
+        (tmp / "run.json").write_text(run_record(config.record(), config.scenario.seed, command=command, **record))

@@ -7,6 +7,12 @@ interface (charged), fits the surrogates, estimates the fleet's mean and p95 for
 architectures and searches for the pruned widths. Trials are independent tasks for the
 executor: their inputs are the shared day and a small ``TrialSpec``, their result a ``Trial``.
 Exact evaluation (ground truth) happens apart from HDAP's decisions, in ``StudyDay``.
+
+Random streams (``testbed.streams``): a study fleet's seed is the scenario's (fleet 0) or drawn
+from its ``study_fleet`` stream; a day measures each feature kind from its own ``features``
+stream; the trials of a fleet and its oracle share one ``trial`` registry (common random
+numbers: settings differ in K or features, not in noise); test and profiling architectures come
+from the fleet's ``architectures`` stream, the same on every day and setting of a study fleet.
 """
 
 from __future__ import annotations
@@ -16,28 +22,35 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hdap.cluster import FleetClustering
-from hdap.features import measure_features
+from hdap.config import RunConfig
+from hdap.features import FEATURE_KINDS, measure_features
 from hdap.fleet import TwinFleet, TwinGroundTruth
 from hdap.importance import ImportanceProxy
+from hdap.method import default_slo_ms, exact_statistics, fit_estimate, oracle_truth, search
 from hdap.objective import FleetEstimate
-from hdap.pipeline import default_slo_ms, exact_statistics, fit_estimate, oracle_truth, search_for, target_flops
 from hdap.surrogate import sample_architectures
-from hdap.zoo import ZooModel, get_model
+from testbed.streams import Streams
 from twin.fleet import FleetSnapshot
-from twin.scenario import Scenario
+from zoo import ZooModel
 
-__all__ = ["StudyDay", "TrialSpec", "Trial", "run_trial", "run_oracle", "run_trials", "judge", "TEST_ARCHITECTURES",
-           "ORACLE_DEVICES", "target_flops"]
+__all__ = ["StudyDay", "TrialSpec", "Trial", "run_trial", "run_oracle", "run_trials", "judge", "study_fleet_seed",
+           "TEST_ARCHITECTURES", "ORACLE_DEVICES"]
 
 TEST_ARCHITECTURES = 20   # fresh sub-networks in the FLOPs band on which estimates are judged
 ORACLE_DEVICES = 100_000  # the oracle's exact objective uses at most this many devices (uniform sample)
+
+
+def study_fleet_seed(seed: int, number: int) -> int:
+    """The seed of a study's fleet ``number``: the scenario's own for 0, else drawn from its
+    ``study_fleet`` stream (so studies whose seeds differ by one share no fleet)."""
+    return seed if number == 0 else Streams(seed).int_seed("study_fleet", number)
 
 
 @dataclass(frozen=True)
 class TrialSpec:
     k: int                    # clusters
     features: str = "probes"  # feature kind (hdap.features.FEATURE_KINDS)
-    seed: int = 0
+    streams: Streams = Streams(0)
 
 
 @dataclass
@@ -58,46 +71,50 @@ class Trial:
 class StudyDay:
     """A fleet on one day as the studies see it: measured features and exact test latencies."""
 
-    scenario: Scenario
+    config: RunConfig
     snapshot: FleetSnapshot
+    streams: Streams                         # the day's feature measurements
     features: dict[str, np.ndarray]          # kind -> (devices, features), measured
     unpruned_ms: dict[str, np.ndarray]       # kind -> each device's measured unpruned latency
     feature_device_s: dict[str, float]       # kind -> profiling cost of measuring the features
     test_rates: np.ndarray                   # (TEST_ARCHITECTURES, units)
     pool_rates: np.ndarray                   # sub-networks every cluster's surrogate is fitted on
     test_exact_ms: np.ndarray = field(repr=False)  # (TEST_ARCHITECTURES, devices), ground truth
-    target_flops: float = 0.0
     slo_ms: float = 0.0
 
     @staticmethod
-    def measure(scenario: Scenario, snapshot: FleetSnapshot, kinds: dict[str, int], seed: int) -> "StudyDay":
+    def measure(config: RunConfig, snapshot: FleetSnapshot, kinds: dict[str, int], streams: Streams) -> "StudyDay":
         """Measure the features of ``kinds`` (kind -> repeats) on every device through the fleet
-        interface (noise from ``seed``), and the test architectures' truth. The test and profiling
-        architectures depend only on the scenario's seed: every day and setting of a study shares them."""
-        cfg = scenario.pruning
-        zoo, target = get_model(cfg.model or scenario.deployment.workload), target_flops(scenario)
-        rng = np.random.default_rng(np.random.SeedSequence(scenario.seed, spawn_key=(7,)))
-        pool = sample_architectures(zoo, [target], cfg.surrogate_samples, rng)
+        interface (noise from ``streams``), and the test architectures' truth. The test and
+        profiling architectures depend only on the scenario's seed: every day and setting of a
+        study shares them."""
+        zoo, target = config.zoo, config.target_flops
+        rng = config.streams.rng("architectures")
+        pool = sample_architectures(zoo, [target], config.pruning.surrogate_samples, rng)
         test = sample_architectures(zoo, [target], TEST_ARCHITECTURES, rng)
         truth = TwinGroundTruth(snapshot)
         exact = np.array([truth.latency_ms(zoo.workload(zoo.widths_from_rates(r))) for r in test], np.float32)
-        day = StudyDay(scenario, snapshot, {}, {}, {}, test, pool, exact, target,
-                       default_slo_ms(cfg, zoo, snapshot, target))
-        for i, (kind, repeats) in enumerate(kinds.items()):
-            day.measure_features(kind, repeats, seed + i)
+        day = StudyDay(config, snapshot, streams, {}, {}, {}, test, pool, exact,
+                       default_slo_ms(config.pruning, zoo, snapshot, target))
+        for kind, repeats in kinds.items():
+            day.measure_features(kind, repeats)
         return day
 
-    def measure_features(self, kind: str, repeats: int, seed: int) -> None:
+    def measure_features(self, kind: str, repeats: int) -> None:
         """Measure every device's ``kind`` features (charged to ``feature_device_s[kind]``)."""
-        fleet = TwinFleet(self.snapshot, self.scenario.measurement, seed)
+        fleet = TwinFleet(self.snapshot, self.config.scenario.measurement,
+                          self.streams.rng("features", FEATURE_KINDS.index(kind)))
         self.features[kind], self.unpruned_ms[kind] = measure_features(fleet, self.snapshot.state.device_id, self.zoo,
                                                                        kind, repeats)
         self.feature_device_s[kind] = fleet.profiling_device_seconds
 
     @property
     def zoo(self) -> ZooModel:
-        cfg = self.scenario.pruning
-        return get_model(cfg.model or self.scenario.deployment.workload)
+        return self.config.zoo
+
+    @property
+    def target_flops(self) -> float:
+        return self.config.target_flops
 
     def exact(self, widths) -> tuple[float, float]:
         """The exact fleet mean and p95 (ms) of a width vector over every device."""
@@ -107,45 +124,51 @@ class StudyDay:
     def test_exact_stats(self) -> tuple[np.ndarray, np.ndarray]:
         return self.test_exact_ms.mean(axis=1, dtype=np.float64), np.percentile(self.test_exact_ms, 95, axis=1)
 
+    def base_proxy(self) -> ImportanceProxy:
+        """The accuracy proxy of the study's network (initial weights from the scenario's ``init`` stream)."""
+        return ImportanceProxy(self.zoo.module(seed=self.config.streams.int_seed("init")), self.zoo)
+
 
 def run_trial(spec: TrialSpec, day: StudyDay) -> Trial:
     """Cluster, profile representatives, fit surrogates, estimate and search: HDAP at one setting."""
-    cfg, zoo = day.scenario.pruning, day.zoo
+    cfg, zoo, streams = day.config.pruning, day.zoo, spec.streams
     features, unpruned = day.features[spec.features], day.unpruned_ms[spec.features]
-    clustering = FleetClustering(spec.k, cfg.k_max, cfg.representatives, random_state=spec.seed).fit(features)
+    clustering = FleetClustering(spec.k, cfg.k_max, cfg.representatives,
+                                 random_state=streams.int_seed("clustering")).fit(features)
     profiled = np.unique(np.concatenate(clustering.representatives_))
-    fleet = TwinFleet(day.snapshot.take(profiled), day.scenario.measurement, spec.seed + 1)
+    fleet = TwinFleet(day.snapshot.take(profiled), day.config.scenario.measurement, streams.rng("measurement"))
     surrogates, estimate = fit_estimate(fleet, day.snapshot.state.device_id, clustering, unpruned, zoo, cfg,
-                                        [day.target_flops], spec.seed, rates=day.pool_rates)
+                                        [day.target_flops], streams, rates=day.pool_rates)
     device_err = [np.mean(np.abs(estimate.per_device_ms(r) / exact - 1)) for r, exact in zip(day.test_rates,
                                                                                              day.test_exact_ms)]
-    proxy = ImportanceProxy(zoo.module(seed=day.scenario.seed), zoo)
-    res = search_for(zoo, lambda r: estimate.statistics(r, cfg.objective, day.slo_ms), day.target_flops, proxy, cfg,
-                     spec.seed)
+    res = search(zoo, lambda r: estimate.statistics(r, cfg.objective, day.slo_ms), day.target_flops, day.base_proxy(),
+                 cfg, streams.rng("search", 0))
     return Trial(spec, clustering, estimate, res.best_x, zoo.widths_from_rates(res.best_x),
                  estimate.statistics(day.test_rates, "weighted_mean"), estimate.statistics(day.test_rates, "p95"),
                  float(np.mean(device_err)), fleet.profiling_device_seconds,
                  float(np.mean([s.holdout[s.kind]["mape"] for s in surrogates])))
 
 
-def run_oracle(seed: int, day: StudyDay) -> np.ndarray:
+def run_oracle(streams: Streams, day: StudyDay) -> np.ndarray:
     """The oracle's widths: the same search, on the exact objective of (a sample of) the fleet."""
-    cfg, zoo = day.scenario.pruning, day.zoo
-    truth = oracle_truth(day.snapshot, cfg.oracle_devices or ORACLE_DEVICES, seed)
-    proxy = ImportanceProxy(zoo.module(seed=day.scenario.seed), zoo)
-    res = search_for(zoo, exact_statistics(truth, zoo, cfg.objective, day.slo_ms), day.target_flops, proxy, cfg, seed)
+    cfg, zoo = day.config.pruning, day.zoo
+    truth = oracle_truth(day.snapshot, cfg.oracle_devices or ORACLE_DEVICES, streams.rng("oracle"))
+    res = search(zoo, exact_statistics(truth, zoo, cfg.objective, day.slo_ms), day.target_flops, day.base_proxy(),
+                 cfg, streams.rng("search", 0))
     return zoo.widths_from_rates(res.best_x)
 
 
-def _job(spec: TrialSpec | int, day: StudyDay):
-    return run_oracle(spec, day) if isinstance(spec, int) else run_trial(spec, day)
+def _job(spec: TrialSpec | Streams, day: StudyDay):
+    return run_oracle(spec, day) if isinstance(spec, Streams) else run_trial(spec, day)
 
 
-def run_trials(day: StudyDay, specs: list[TrialSpec], executor, bar=None) -> tuple[np.ndarray, list[Trial]]:
-    """The oracle (seeded by the scenario) and one trial per spec on ``day``, as executor tasks
-    sharing the day: the oracle's widths and the trials, in order. ``bar`` advances per task."""
+def run_trials(day: StudyDay, specs: list[TrialSpec], streams: Streams, executor,
+               bar=None) -> tuple[np.ndarray, list[Trial]]:
+    """The oracle (on ``streams``, the trials' registry) and one trial per spec on ``day``, as
+    executor tasks sharing the day: the oracle's widths and the trials, in order. ``bar``
+    advances per task."""
     done = []
-    for result in executor.map(_job, [day.scenario.seed, *specs], executor.share(day)):
+    for result in executor.map(_job, [streams, *specs], executor.share(day)):
         done.append(result)
         if bar is not None:
             bar.update(1)

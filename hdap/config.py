@@ -1,0 +1,145 @@
+"""HDAP's configuration: a scenario's ``pruning`` section, typed, and what a run derives from it.
+
+The twin reads a scenario's fleet and leaves its ``pruning`` section alone; HDAP validates it
+here (``PruningSpec``), against the scenario it sits in (the network must be in the zoo, the
+budget below its FLOPs, data and weights must exist). Every problem is one line naming the file
+and the key path (``scenario.yaml: pruning.flops_g: ...``). ``RunConfig`` is what ``hdap run``
+and the studies take: the scenario, its pruning section, the network and the FLOPs budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationError
+
+from hdap.data import DataRef
+from hdap.features import FeatureKind
+from hdap.objective import Objective
+from hdap.surrogate import SurrogateChoice
+from testbed.errors import InputError
+from testbed.schema import StrictModel, describe_validation_error
+from testbed.streams import Streams
+from twin.scenario import Scenario, as_scenario
+from zoo import ZooModel, get_model
+
+__all__ = ["PruningSpec", "RunConfig"]
+
+
+class PruningSpec(StrictModel):
+    """A scenario's ``pruning`` section: what ``hdap run`` and the studies do with the fleet. Defaults follow
+    the HDAP paper (DESIGN.md section 4) except the objective: the fleet-weighted mean, with the
+    paper's unweighted mean as ``mean``."""
+
+    model: str | None = Field(None, description="zoo name to prune (default: deployment.workload)")
+    flops_g: PositiveFloat | None = Field(None, description="FLOPs budget in G multiply-accumulates (default: half)")
+    # clustering
+    clusters: PositiveInt | Literal["auto"] = Field("auto", description="K, or auto: best silhouette of 2..k_max")
+    k_max: int = Field(8, ge=2)
+    representatives: PositiveInt = Field(3, description="devices profiled per cluster")
+    features: FeatureKind = "probes"
+    # surrogates
+    surrogate_samples: int = Field(400, ge=20, description="random sub-networks profiled per cluster")
+    surrogate: SurrogateChoice = "best"
+    # search
+    objective: Objective = "weighted_mean"
+    slo_ms: PositiveFloat | None = Field(None, description=(
+        "latency SLO; default 1.25 x uniform pruning's latency on a nominal factory-fresh device"))
+    population: PositiveInt = 10
+    generations: PositiveInt = 100
+    rounds: PositiveInt = Field(1, description="search-prune-fine-tune rounds to reach the budget")
+    accuracy_floor: float = Field(0.9, gt=0, le=1, description=(
+        "pruned accuracy / unpruned accuracy must stay above this (measured with data, else the "
+        "importance-retention proxy relative to uniform pruning's)"))
+    oracle_devices: PositiveInt | None = Field(None, description="devices the oracle's exact objective uses (default all)")
+    # data: accuracy and fine-tuning
+    data: str | None = Field(None, description="digits, cifar10:PATH or an image-folder path; none: latency only")
+    weights: str | None = Field(None, description="trained full model (.pt); default: trained here on the data")
+    train_epochs: PositiveInt = 20
+    finetune_epochs: PositiveInt = Field(2, description="per round")
+    lr: PositiveFloat = 0.1
+    finetune_lr: PositiveFloat = 0.02
+    batch_size: PositiveInt = 64
+
+
+@dataclass(frozen=True, eq=False)
+class RunConfig:
+    """A scenario with its validated pruning section: everything ``hdap run`` and a study need."""
+
+    scenario: Scenario
+    pruning: PruningSpec
+
+    @classmethod
+    def of(cls, scenario: "Scenario | str | Path | RunConfig") -> "RunConfig":
+        """Validate ``scenario``'s pruning section (a path is read first); InputError on any problem."""
+        if isinstance(scenario, RunConfig):
+            return scenario
+        scenario = as_scenario(scenario)
+        try:
+            pruning = PruningSpec.model_validate(scenario.pruning)
+        except ValidationError as exc:
+            raise InputError(describe_validation_error(exc, PruningSpec, scenario.source, prefix="pruning")) from None
+        config = cls(scenario, pruning)
+        problems = config._problems()
+        if problems:
+            raise InputError("\n".join(f"{scenario.source}: {key}: {msg}" for key, msg in problems))
+        return config
+
+    def with_scenario(self, scenario: Scenario) -> "RunConfig":
+        """The same pruning section on another version of the scenario (devices, seed, days)."""
+        return RunConfig(scenario, self.pruning)
+
+    @property
+    def model_name(self) -> str:
+        return self.pruning.model or self.scenario.deployment.workload
+
+    @cached_property
+    def zoo(self) -> ZooModel:
+        return get_model(self.model_name)
+
+    @property
+    def target_flops(self) -> float:
+        """The FLOPs budget: ``pruning.flops_g``, or half the unpruned network's."""
+        return self.pruning.flops_g * 1e9 if self.pruning.flops_g else self.zoo.flops() / 2
+
+    @property
+    def streams(self) -> Streams:
+        """The run's random streams, spawned from the scenario's seed."""
+        return Streams(self.scenario.seed)
+
+    @cached_property
+    def data(self) -> DataRef | None:
+        return None if self.pruning.data is None else DataRef.parse(self.pruning.data, self.scenario.base_dir)
+
+    @property
+    def weights(self) -> Path | None:
+        return None if self.pruning.weights is None else self.scenario.base_dir / self.pruning.weights
+
+    def record(self) -> dict:
+        """The scenario as resolved, its pruning section with every default filled in."""
+        return {**self.scenario.model_dump(mode="json"), "pruning": self.pruning.model_dump(mode="json")}
+
+    def _problems(self) -> list[tuple[str, str]]:
+        p = self.pruning
+        try:
+            zoo = self.zoo
+        except InputError as exc:
+            return [("pruning.model" if p.model else "deployment.workload", f"hdap prunes a zoo model: {exc}")]
+        problems = []
+        if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
+            problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))
+        if p.data is not None and zoo.family == "yolo":
+            problems.append(("pruning.data", f"{zoo.name} is a detector; accuracy and fine-tuning need a classifier"))
+        elif p.data is not None:
+            try:
+                self.data
+            except InputError as exc:
+                problems.append(("pruning.data", str(exc)))
+        if p.weights is not None and not self.weights.is_file():
+            problems.append(("pruning.weights", f"{self.weights}: not found"))
+        if p.weights is not None and p.data is None:
+            problems.append(("pruning.weights", "trained weights need pruning.data to fine-tune and measure accuracy on"))
+        return problems

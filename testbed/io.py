@@ -1,0 +1,93 @@
+"""Writing outputs all-or-nothing: into a temporary file or folder beside the target, then renamed.
+
+Every file the project writes goes through ``atomic_file`` (one file) or ``atomic_dir`` (a run's
+folder), so an interrupted run leaves the old output whole and nothing that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "run_record", "ParquetStream"]
+
+
+@contextmanager
+def atomic_file(path: str | Path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, else it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    with atomic_file(path) as tmp:
+        tmp.write_text(text)
+
+
+@contextmanager
+def atomic_dir(out: str | Path):
+    """Yield a temporary folder; on success its files replace those of ``out``, else nothing is left."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield tmp
+        out.mkdir(exist_ok=True)
+        for f in tmp.iterdir():
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ParquetStream:
+    """A parquet file written a table at a time (row groups), so it never has to fit in memory.
+    Nothing is created until the first write."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._writer = None
+
+    def write(self, df) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        self._writer.write_table(table)
+
+    def __enter__(self) -> "ParquetStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def run_record(scenario: dict, seed: int, **extra) -> str:
+    """JSON recording what produced a run: the scenario as resolved, its seed, package versions."""
+    versions = {p: _version(p) for p in ("hdap-testbed", "numpy", "pandas", "simpy", "pyarrow", "pydantic",
+                                         "scikit-learn", "torch", "torch-pruning")}
+    body = {"scenario": scenario, "seed": seed, "python": platform.python_version(), "versions": versions, **extra}
+    return json.dumps(body, indent=2, default=str)
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None

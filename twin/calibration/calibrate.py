@@ -1,0 +1,276 @@
+"""Fit a SKU's latency parameters to real measurements (``twin calibrate``).
+
+The twin's latency of a row is ``g x overhead + sum max(a x compute, b x memory)`` over layers
+(twin.latency). Calibration moves, from the base SKU's values, per framework the per-layer
+overhead (one scale for every kind) and a per-inference overhead, each layer kind's compute
+efficiency and, where the SKU has
+one, the conv occupancy knee; the effective bandwidth (memory efficiency),
+the effective compute and CPU clocks of every other power mode the rows ran in and, when rows ran beside
+background load, the contention coefficients. It minimises the squared log error of every row,
+weighted down where the row's own repeats scatter (a noisy configuration), plus a weak pull of each parameter towards its base value, so that a parameter the rows cannot
+tell apart (a kind that takes < 3 % of their time) stays where the base SKU put it. Where the file
+holds several boards, the spread of their speed around the fit is the manufacturing variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+from testbed.errors import InputError
+from twin.calibration.measurement_csv import arch_hash, row_architecture
+from twin.latency import LatencyModel, nominal_latency_ms, nominal_state, resolve_mode, slowdowns
+from twin.sku import SKU, CalibrationRecord
+from zoo.workload import LAYER_KINDS, Workload
+
+__all__ = ["Calibration", "select_rows", "resolve_rows", "prediction_table", "calibrate", "leave_one_out", "apply_params",
+           "PRIOR_WEIGHT", "MIN_SHARE"]
+
+TILE_GRID = {"channel_tile": (1, 8, 16, 32, 64), "spatial_tile": (1, 16, 32, 64, 128)}
+PRIOR_WEIGHT = 0.05   # residual per unit log-change of a parameter: a 2x move costs like a 3.5 % row error
+MIN_SHARE = 0.03      # a term is fitted only if it is at least this share of its rows' predicted time
+NOISE_FLOOR = 0.03    # a row's residual is weighted by NOISE_FLOOR / its spread: noisy configurations count less
+MIN_KIND_SHARE = 0.0   # ... but a kind's compute efficiency whenever the rows have any (the base may badly
+                       # underrate a kind, e.g. eager max-pooling on a CPU)
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str          # dotted path into the SKU's fields, e.g. frameworks.pytorch.efficiency.conv
+    base: float
+    log: bool          # fitted as log(value) (scales) or as value (contention, may be 0)
+    lo: float
+    hi: float
+    scale: float = 1.0  # the prior's unit: a move of one scale costs like a PRIOR_WEIGHT log error
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measurement resolved against the SKU: what ran, where, and how long it took."""
+
+    index: int          # row number in the file (header = 1)
+    board_id: str
+    model: str
+    arch_hash: str
+    framework: str
+    mode: str
+    background_cores: float
+    measured_ms: float
+    workload: Workload
+    spread: float = NOISE_FLOOR  # sd of log latency over the row's raw repeats (robust), at least NOISE_FLOOR
+
+
+@dataclass
+class Calibration:
+    """The fitted SKU, each row's measured and predicted latency, and the parameters moved."""
+
+    sku: SKU
+    table: pd.DataFrame
+    params: dict[str, tuple[float, float]]
+    board_speed_sd: float | None
+
+    @property
+    def mape_pct(self) -> float:
+        return float(self.table["error_pct"].abs().mean())
+
+
+def select_rows(df: pd.DataFrame, sku_name: str, source: str) -> pd.DataFrame:
+    """The rows of one SKU (the file may hold several); an error lists those it holds."""
+    rows = df[df["sku"] == sku_name]
+    if len(rows) == 0:
+        raise InputError(f"{source}: no rows for SKU {sku_name!r}; the file has: {', '.join(sorted(set(df['sku'])))}")
+    return rows
+
+
+def resolve_rows(df: pd.DataFrame, sku: SKU, base_dir: str | Path, source: str) -> list[Row]:
+    """Each row's architecture, framework and configuration checked against the SKU."""
+    from zoo import get_model
+
+    out = []
+    for i, r in df.iterrows():
+        where = f"{source}: row {i + 2}: "
+        model, widths = row_architecture(r, base_dir, where)
+        if r["framework"] not in sku.frameworks:
+            raise InputError(f"{where}framework: {r['framework']!r} is not a framework of {sku.name}; "
+                             f"allowed: {', '.join(sku.frameworks)}")
+        try:
+            mode = resolve_mode(sku, r["power_mode"], int(r["threads"]))
+        except InputError as exc:
+            raise InputError(f"{where}power_mode: {exc}") from None
+        zoo = get_model(model)
+        widths = zoo.full_widths if widths is None else widths
+        full = tuple(widths) == tuple(zoo.full_widths)
+        workload = zoo.workload(widths)
+        out.append(Row(i + 2, str(r["board_id"]), model if full else f"{model}*", arch_hash(model, widths),
+                       r["framework"], mode, float(r["background_cores"]), float(r["latency_ms"]),
+                       workload, _spread(r.get("raw_ms", ""), where)))
+    return out
+
+
+def _spread(raw: str, where: str) -> float:
+    """Robust sd of log latency over a row's raw repeats (1.4826 x median absolute deviation)."""
+    if not str(raw).strip():
+        return NOISE_FLOOR
+    try:
+        logs = np.log([float(v) for v in str(raw).split(";")])
+    except ValueError:
+        raise InputError(f"{where}raw_ms: must be ';'-separated latencies in ms, got {str(raw)[:40]!r}") from None
+    return max(NOISE_FLOOR, 1.4826 * float(np.median(np.abs(logs - np.median(logs)))))
+
+
+def apply_params(base: SKU, values: dict[str, float]) -> SKU:
+    """A copy of ``base`` with the dotted-path parameters set (overhead_scale scales a table)."""
+    data = base.model_dump()
+    for name, value in values.items():
+        *path, leaf = name.split(".")
+        node = data
+        for key in path:
+            node = node[key]
+        if leaf == "overhead_scale":
+            node["overhead_us"] = {k: v * value for k, v in node["overhead_us"].items()}
+        else:
+            node[leaf] = value
+    return SKU.model_validate(data)
+
+
+def _candidate_params(base: SKU, rows: list[Row]) -> list[_Param]:
+    """The parameters these rows can inform (each term's share of their predicted time >= MIN_SHARE)."""
+    pred = np.array([_time_terms(r, base) for r in rows])   # (rows, [overhead, compute by kind..., memory])
+    total = pred.sum(axis=1, keepdims=True)
+    share = pred / total
+    params = []
+    for fw in sorted({r.framework for r in rows}):
+        on = np.array([r.framework == fw for r in rows])
+        prof = base.frameworks[fw]
+        if share[on, 0].mean() >= MIN_SHARE:
+            params.append(_Param(f"frameworks.{fw}.overhead_scale", 1.0, True, 1e-3, 1e3))
+        if len({r.arch_hash for r, o in zip(rows, on) if o}) >= 2:  # a constant needs two networks to tell apart
+            typical_us = 1e3 * float(np.median([r.measured_ms for r, o in zip(rows, on) if o]))
+            params.append(_Param(f"frameworks.{fw}.call_overhead_us", prof.call_overhead_us, False, 0.0, 1e7, typical_us))
+        for k, kind in enumerate(LAYER_KINDS):
+            if share[on, 1 + k].mean() > MIN_KIND_SHARE:
+                params.append(_Param(f"frameworks.{fw}.efficiency.{kind}", prof.efficiency[kind], True, 1e-4, 1.0))
+        if prof.occupancy_half_mmacs > 0 and share[on, 1 + LAYER_KINDS.index("conv")].mean() >= MIN_SHARE:
+            params.append(_Param(f"frameworks.{fw}.occupancy_half_mmacs", prof.occupancy_half_mmacs, True, 1e-3, 1e5))
+    if share[:, -1].mean() >= MIN_SHARE:
+        params.append(_Param("memory_efficiency", base.memory_efficiency, True, 1e-3, 1.0))
+    top = base.power_modes[base.top_mode]
+    for mode in sorted({r.mode for r in rows} - {base.top_mode}):
+        m = base.power_modes[mode]
+        hi = top.compute_mhz * top.compute_units / m.compute_units
+        params.append(_Param(f"power_modes.{mode}.compute_mhz", m.compute_mhz, True, 1.0, hi))
+        params.append(_Param(f"power_modes.{mode}.cpu_mhz", m.cpu_mhz, True, m.cpu_mhz / 4, m.cpu_mhz * 4))
+    if any(r.background_cores > 0 for r in rows):
+        for term in ("compute", "memory", "overhead"):
+            c = getattr(base.contention, term)
+            params.append(_Param(f"contention.{term}", c, False, 0.0, 100.0, 1.0 + c))
+    return params
+
+
+def _slowdowns(r: Row, sku: SKU) -> tuple[float, float, float]:
+    a, b, g = slowdowns(nominal_state(sku, r.mode, r.background_cores), sku)
+    return float(a[0]), float(b[0]), float(g[0])
+
+
+def _time_terms(r: Row, sku: SKU) -> np.ndarray:
+    """A row's predicted time split into overhead, compute-bound time per kind and memory-bound time."""
+    a, b, g = _slowdowns(r, sku)
+    lm = LatencyModel(r.workload, sku, r.framework)
+    comp, mem = a * lm.compute_s, b * lm.memory_s
+    bound = comp >= mem
+    by_kind = np.bincount(lm.kind[bound], comp[bound], minlength=len(LAYER_KINDS))
+    return np.concatenate([[g * lm.overhead_s[0]], by_kind, [mem[~bound].sum()]])
+
+
+def _predict_s(rows: list[Row], sku: SKU) -> np.ndarray:
+    """Rows' latency (s) under ``sku``, by the same path as ``twin predict``."""
+    return 1e-3 * np.array([nominal_latency_ms(r.workload, sku, r.framework, r.mode, r.background_cores)
+                            for r in rows])
+
+
+def _fit(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, float]], float]:
+    params = _candidate_params(base, rows)
+    measured = np.log(np.array([r.measured_ms * 1e-3 for r in rows]))
+    weight = NOISE_FLOOR / np.array([r.spread for r in rows])
+    to_x = lambda p, v: np.log(v) if p.log else v  # noqa: E731
+    x0 = np.array([to_x(p, p.base) for p in params])
+    lo = np.array([to_x(p, p.lo) for p in params])
+    hi = np.array([to_x(p, p.hi) for p in params])
+    spread = np.array([p.scale for p in params])
+
+    def values(x):
+        return {p.name: float(np.exp(v) if p.log else v) for p, v in zip(params, x)}
+
+    def residuals(x):
+        sku = apply_params(base, values(x))
+        return np.concatenate([weight * (np.log(_predict_s(rows, sku)) - measured), PRIOR_WEIGHT * (x - x0) / spread])
+
+    if params:
+        eps = 1e-9 * (hi - lo)
+        x = least_squares(residuals, np.clip(x0, lo + eps, hi - eps), bounds=(lo, hi), x_scale=1.0,
+                          diff_step=1e-3).x  # the twin's slowdowns are float32: a finer step sees no change
+    else:
+        x = x0
+    fitted = {k: float(f"{v:.4g}") if abs(v) > 1e-9 else 0.0 for k, v in values(x).items()}  # a readable file
+    sku = apply_params(base, fitted)
+    sse = float(np.sum((weight * (np.log(_predict_s(rows, sku)) - measured)) ** 2))
+    return sku, {p.name: (p.base, fitted[p.name]) for p in params}, sse
+
+
+def _fit_tiles(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, float]]]:
+    """The fit at every tile size pair of TILE_GRID; the lowest squared log error wins."""
+    best = None
+    for ct in TILE_GRID["channel_tile"]:
+        for st in TILE_GRID["spatial_tile"]:
+            sku, params, sse = _fit(rows, base.model_copy(update={"channel_tile": ct, "spatial_tile": st}))
+            if best is None or sse < best[2] - 1e-12:
+                best = (sku, {"channel_tile": (base.channel_tile, ct), "spatial_tile": (base.spatial_tile, st), **params}, sse)
+    return best[0], best[1]
+
+
+def prediction_table(rows: list[Row], sku: SKU) -> pd.DataFrame:
+    """Per row: what ran where, measured and predicted (``twin predict``'s path), and the error."""
+    df = pd.DataFrame({"row": [r.index for r in rows], "board_id": [r.board_id for r in rows],
+                       "framework": [r.framework for r in rows], "mode": [r.mode for r in rows],
+                       "background_cores": [r.background_cores for r in rows], "model": [r.model for r in rows],
+                       "arch_hash": [r.arch_hash for r in rows], "measured_ms": [r.measured_ms for r in rows],
+                       "predicted_ms": 1e3 * _predict_s(rows, sku)})
+    df["error_pct"] = 100 * (df["predicted_ms"] / df["measured_ms"] - 1)
+    return df
+
+
+def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool = False) -> Calibration:
+    """Fit ``base`` to ``rows``; the result's SKU carries a CalibrationRecord. With ``search_tiles``,
+    the channel and pixel tile sizes are chosen too (from TILE_GRID): that needs rows of pruned,
+    odd-width networks to tell tiles apart."""
+    sku, params = _fit_tiles(rows, base) if search_tiles else _fit(rows, base)[:2]
+    table = prediction_table(rows, sku)
+    boards = sorted({r.board_id for r in rows if r.board_id})
+    board_sd = None
+    if len(boards) >= 2:
+        log_err = np.log(table["measured_ms"] / table["predicted_ms"])
+        board_sd = float(log_err.groupby(table["board_id"]).mean().std(ddof=1))
+    record = CalibrationRecord(
+        measurements=source, rows=len(rows), networks=list(dict.fromkeys(r.arch_hash for r in rows)), fitted={k: [round(b, 6), round(v, 6)] for k, (b, v) in params.items()},
+        fit_mape_pct=round(float(table["error_pct"].abs().mean()), 3),
+        fit_max_error_pct=round(float(table["error_pct"].abs().max()), 3), boards=max(len(boards), 1),
+        board_speed_sd=None if board_sd is None else round(board_sd, 5))
+    return Calibration(sku.model_copy(update={"calibration": record}), table, params, board_sd)
+
+
+def leave_one_out(rows: list[Row], base: SKU) -> pd.DataFrame:
+    """Each network (architecture) left out in turn: fit on the other rows, predict its rows.
+    Tile sizes stay as ``base`` has them (pass the calibrated tiles to judge a tile search)."""
+    parts = []
+    for arch in dict.fromkeys(r.arch_hash for r in rows):
+        train = [r for r in rows if r.arch_hash != arch]
+        test = [r for r in rows if r.arch_hash == arch]
+        if not train:
+            raise InputError("leave-one-out needs at least two networks in the rows")
+        sku, _, _ = _fit(train, base)
+        parts.append(prediction_table(test, sku))
+    return pd.concat(parts).sort_values("row", kind="stable").reset_index(drop=True)

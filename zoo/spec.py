@@ -1,0 +1,150 @@
+"""Symbolic network descriptions: channel counts as linear expressions of the width vector.
+
+A family describes its network once, layer by layer, with channel counts written as ``Ch``
+expressions (a constant, one unit's width, sums for concatenation, multiples for split blocks).
+Spatial sizes do not depend on widths, so they are plain numbers. ``NetSpec.compile`` turns the
+description into arrays; ``Template.table(widths)`` then evaluates every layer's channels with
+two matrix-vector products and hands them to ``zoo.workload.layer_costs``: tens of microseconds
+per architecture, with no torch module built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoo.workload import LAYER_KINDS, Workload, conv_out, layer_costs, stride_of
+
+__all__ = ["Ch", "NetSpec", "Template"]
+
+_CODE = {k: i for i, k in enumerate(LAYER_KINDS)}
+
+
+class Ch:
+    """A channel count: ``const + sum(coef[u] * width[u])``."""
+
+    __slots__ = ("const", "coef")
+
+    def __init__(self, const: float = 0.0, coef: dict[int, float] | None = None):
+        self.const, self.coef = float(const), dict(coef or {})
+
+    @staticmethod
+    def unit(index: int) -> "Ch":
+        return Ch(0.0, {index: 1.0})
+
+    def __add__(self, other: "Ch | int") -> "Ch":
+        other = other if isinstance(other, Ch) else Ch(other)
+        coef = dict(self.coef)
+        for k, v in other.coef.items():
+            coef[k] = coef.get(k, 0.0) + v
+        return Ch(self.const + other.const, coef)
+
+    __radd__ = __add__
+
+    def __mul__(self, factor: int) -> "Ch":
+        return Ch(self.const * factor, {k: v * factor for k, v in self.coef.items()})
+
+    __rmul__ = __mul__
+
+    def row(self, n_units: int) -> np.ndarray:
+        r = np.zeros(n_units + 1)
+        r[0] = self.const
+        for k, v in self.coef.items():
+            r[k + 1] += v
+        return r
+
+
+def _ch(c) -> Ch:
+    return c if isinstance(c, Ch) else Ch(c)
+
+
+class NetSpec:
+    """Records layers in execution order; each method returns the output spatial size."""
+
+    def __init__(self, n_units: int):
+        self.n_units = n_units
+        self.layers: list[tuple] = []  # kind, c_in, c_out, kernel, depthwise, h_in, w_in, h, w, bias
+
+    def _add(self, kind, c_in, c_out, kernel, h_in, w_in, h, w, depthwise=False, bias=False):
+        self.layers.append((kind, _ch(c_in), _ch(c_out), kernel, depthwise, h_in, w_in, h, w, bias))
+        return h, w
+
+    def conv(self, c_in, c_out, kernel, h, w, stride=1, padding=None, depthwise=False, bias=False):
+        pad = kernel // 2 if padding is None else padding
+        ho, wo = conv_out(h, kernel, stride, pad), conv_out(w, kernel, stride, pad)
+        return self._add("dwconv" if depthwise else "conv", c_in, c_out, kernel, h, w, ho, wo, depthwise, bias)
+
+    def linear(self, c_in, c_out, bias=True):
+        return self._add("linear", c_in, c_out, 1, 1, 1, 1, 1, bias=bias)
+
+    def norm(self, c, h, w):
+        return self._add("norm", c, c, 1, h, w, h, w)
+
+    def act(self, c, h, w):
+        return self._add("activation", c, c, 1, h, w, h, w)
+
+    def add(self, c, h, w):
+        return self._add("add", c, c, 1, h, w, h, w)
+
+    def pool(self, c, h, w, kernel, stride, padding=0):
+        return self._add("pool", c, c, kernel, h, w, conv_out(h, kernel, stride, padding),
+                         conv_out(w, kernel, stride, padding))
+
+    def global_pool(self, c, h, w):
+        return self._add("pool", c, c, h, h, w, 1, 1)
+
+    def concat(self, channels: list, h, w) -> Ch:
+        total = sum((_ch(c) for c in channels), Ch())
+        self._add("concat", total, total, 1, h, w, h, w)
+        return total
+
+    def upsample(self, c, h, w, scale=2):
+        return self._add("upsample", c, c, 1, h, w, h * scale, w * scale)
+
+    def compile(self) -> "Template":
+        cols = list(zip(*self.layers))
+        kind = np.array([_CODE[k] for k in cols[0]], np.int8)
+        e_in = np.array([c.row(self.n_units) for c in cols[1]])
+        e_out = np.array([c.row(self.n_units) for c in cols[2]])
+        ints = lambda i: np.array(cols[i], np.int64)  # noqa: E731
+        return Template(kind, e_in, e_out, ints(3), np.array(cols[4], bool), ints(5), ints(6), ints(7),
+                        ints(8), np.array(cols[9], bool))
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """A compiled NetSpec: the workload table of any width vector in a few array operations."""
+
+    kind: np.ndarray
+    e_in: np.ndarray     # (layers, units + 1): c_in = e_in @ [1, widths]
+    e_out: np.ndarray
+    kernel: np.ndarray
+    depthwise: np.ndarray
+    h_in: np.ndarray
+    w_in: np.ndarray
+    h: np.ndarray
+    w: np.ndarray
+    bias: np.ndarray
+
+    def channels(self, widths) -> tuple[np.ndarray, np.ndarray]:
+        v = np.concatenate([[1.0], np.asarray(widths, dtype=np.float64)])
+        return np.rint(self.e_in @ v).astype(np.int64), np.rint(self.e_out @ v).astype(np.int64)
+
+    def params(self, widths) -> int:
+        """Learnable parameters of the layers in the table (weights, biases, norm scale and shift)."""
+        c_in, c_out = self.channels(widths)
+        groups = np.where(self.depthwise, c_in, 1)
+        weights = c_out * (c_in // groups) * self.kernel ** 2 + np.where(self.bias, c_out, 0)
+        per_layer = np.select([np.isin(self.kind, [_CODE["conv"], _CODE["dwconv"], _CODE["linear"]]),
+                               self.kind == _CODE["norm"]], [weights, 2 * c_out], 0)
+        return int(per_layer.sum())
+
+    def table(self, widths) -> Workload:
+        c_in, c_out = self.channels(widths)
+        groups = np.where(self.depthwise, c_in, 1)
+        flops, read, written = layer_costs(self.kind, c_in, c_out, self.kernel, groups, self.h_in, self.w_in,
+                                           self.h, self.w, self.bias)
+        return Workload(kind=self.kind, flops=flops, bytes_read=read, bytes_written=written, c_in=c_in,
+                        c_out=c_out, kernel=self.kernel, stride=stride_of(self.h_in, self.h), groups=groups,
+                        h=self.h, w=self.w)
