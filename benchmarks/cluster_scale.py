@@ -23,6 +23,7 @@ from sklearn.metrics import adjusted_rand_score
 from hdap.cluster import FleetClustering
 from hdap.features import measure_features
 from hdap.fleet import TwinFleet
+from testbed.streams import Streams
 from twin.fleet import FleetSnapshot, FleetState
 from twin.scenario import load_scenario
 from twin.simulation import simulate
@@ -40,13 +41,14 @@ def million(devices: int, workers: int) -> None:
     t = time.perf_counter()
     snap = simulate(scenario.with_overrides(days=day + 1), workers=workers).final
     sim_s = time.perf_counter() - t
-    fleet = TwinFleet(snap, scenario.measurement, scenario.seed)
+    streams = Streams(scenario.seed)
+    fleet = TwinFleet(snap, scenario.measurement, streams.rng("measurement"))
     ids = fleet.devices()["device_id"].to_numpy()
     t = time.perf_counter()
     features, _ = measure_features(fleet, ids, get_model(scenario.deployment.workload))
     feat_s = time.perf_counter() - t
     t = time.perf_counter()
-    c = FleetClustering(random_state=scenario.seed).fit(features)
+    c = FleetClustering(random_state=streams.int_seed("clustering")).fit(features)
     clust_s = time.perf_counter() - t
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     print(f"{devices:,} devices ({scenario.name}, day {day}): simulation {sim_s:.1f} s ({workers} workers), "
@@ -58,7 +60,8 @@ def million(devices: int, workers: int) -> None:
 
 
 def known_groups(groups: int, per_group: int = 3000, seed: int = 0) -> tuple[int, float]:
-    rng = np.random.default_rng(seed)
+    streams = Streams(seed)
+    rng = streams.rng("fleet")
     truth = np.repeat(np.arange(groups), per_group)
     n = len(truth)
     state = FleetState.nominal(n)
@@ -69,9 +72,9 @@ def known_groups(groups: int, per_group: int = 3000, seed: int = 0) -> tuple[int
     state.silicon_speed[:] = rng.normal(1, 0.035, n)
     state.memory_speed[:] = rng.normal(1, 0.03, n)
     snap = FleetSnapshot(state, load_sku("jetson-nano"), "pytorch", np.ones((1, 9)))
-    fleet = TwinFleet(snap, seed=seed)
+    fleet = TwinFleet(snap, rng=streams.rng("measurement"))
     features, _ = measure_features(fleet, state.device_id, get_model("resnet18"))
-    c = FleetClustering(random_state=seed).fit(features)
+    c = FleetClustering(random_state=streams.int_seed("clustering")).fit(features)
     return c.n_clusters_, adjusted_rand_score(truth, c.labels_)
 
 

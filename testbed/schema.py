@@ -11,28 +11,36 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from testbed.errors import InputError
 
-__all__ = ["StrictModel", "read_yaml_model", "describe_validation_error"]
+__all__ = ["StrictModel", "read_yaml_model", "validate_mapping", "describe_validation_error"]
 
 
 def read_yaml_model(path: str | Path, model: type[BaseModel], what: str) -> Any:
     """Parse ``path`` as YAML and validate it against ``model``."""
+    import yaml  # here, not at the top: the board harness reads pruned-model specs without PyYAML
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
     try:
         data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file; a {what} file is YAML") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{path}: malformed YAML{where}: {problem}") from None
+    return validate_mapping(data, model, path, what, "YAML")
+
+
+def validate_mapping(data: Any, model: type[BaseModel], path: str | Path, what: str, language: str) -> Any:
+    """Validate parsed file content (YAML, JSON) against ``model``: one InputError line per problem."""
     if not isinstance(data, dict):
-        raise InputError(f"{path}: a {what} must be a YAML mapping of keys to values, got {type(data).__name__}")
+        raise InputError(f"{path}: a {what} must be a {language} mapping of keys to values, got {type(data).__name__}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -10,8 +10,8 @@ from conftest import REPO
 from twin.calibration.board_bench import background_load, board_clocks, pin_allocator, time_module, time_modules
 from twin.calibration.measurement_csv import read_measurements
 
-# Run the CLI with simpy, pandas, scikit-learn and scipy made unimportable, as on a bare board.
-BARE = ("import sys\nfor m in ('pandas', 'simpy', 'sklearn', 'scipy', 'seaborn'): sys.modules[m] = None\n"
+# Run the CLI with simpy, pandas, scikit-learn, scipy, PyYAML and matplotlib made unimportable, as on a bare board.
+BARE = ("import sys\nfor m in ('pandas', 'simpy', 'sklearn', 'scipy', 'seaborn', 'yaml', 'matplotlib'): sys.modules[m] = None\n"
         "from twin.cli import main\nsys.exit(main(sys.argv[1:]))\n")
 
 

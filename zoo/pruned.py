@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from testbed.errors import InputError
 from testbed.io import atomic_write_text
-from testbed.schema import describe_validation_error
+from testbed.schema import validate_mapping
 from zoo.registry import ZooModel, get_model
 from zoo.workload import Workload
 
@@ -33,13 +33,25 @@ class PrunedSpec(BaseModel):
     flops: float | None = None
     params: int | None = None
 
-    @model_validator(mode="after")
-    def _fits_the_zoo(self):
-        zoo = get_model(self.model)  # an InputError (a ValueError) names the zoo's models
-        zoo.check_widths(self.widths)
-        if self.input_shape is not None and tuple(self.input_shape) != zoo.input_shape:
-            raise ValueError(f"input_shape {list(self.input_shape)} is not {self.model}'s {list(zoo.input_shape)}")
-        return self
+    @field_validator("model")
+    @classmethod
+    def _in_the_zoo(cls, name: str) -> str:
+        get_model(name)  # an InputError (a ValueError) names the zoo's models
+        return name
+
+    @field_validator("widths")
+    @classmethod
+    def _fit_the_model(cls, widths, info: ValidationInfo):
+        if "model" in info.data:
+            get_model(info.data["model"]).check_widths(widths)
+        return widths
+
+    @field_validator("input_shape")
+    @classmethod
+    def _is_the_models(cls, shape, info: ValidationInfo):
+        if shape is not None and "model" in info.data and tuple(shape) != get_model(info.data["model"]).input_shape:
+            raise ValueError(f"{list(shape)} is not {info.data['model']}'s {list(get_model(info.data['model']).input_shape)}")
+        return shape
 
     @classmethod
     def of(cls, zoo: ZooModel, widths, **extra) -> "PrunedSpec":
@@ -68,12 +80,7 @@ class PrunedSpec(BaseModel):
             data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: not a pruned-model spec (not JSON: {exc})") from None
-        if not isinstance(data, dict):
-            raise InputError(f"{path}: a pruned-model spec is a JSON object with 'model' and 'widths'")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise InputError(describe_validation_error(exc, cls, path)) from None
+        return validate_mapping(data, cls, path, "pruned-model spec", "JSON")
 
     def write(self, path: str | Path) -> None:
         atomic_write_text(path, self.to_json())

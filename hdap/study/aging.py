@@ -140,7 +140,7 @@ and p95 of that model; the day-0 estimate's error on fresh architectures (`stale
 of devices whose re-measured features now fall in another day-0 cluster and the adjusted Rand
 index of a fresh clustering against day 0; re-clustering (features, clusters and surrogates
 measured again, same K: `reclustered_*`, at the profiling cost `reclustering_device_h`); and
-re-pruning: the same search (same seed) against the re-clustered estimate, shipped only if that
+re-pruning: the same search (same random streams) against the re-clustered estimate, shipped only if that
 estimate says it beats the deployed day-0 model (`repruned_adopted`); `repruned_*` is what the
 fleet then runs and `repruning_gain_pct` how much faster that is than keeping the day-0 model,
 exact, over every device. Effects under about 1 % are within the search's own spread.
