@@ -24,7 +24,8 @@ def _sorted(table):
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "resnet20", "vgg16_cifar", "vgg11_bn", "mobilenet_v1", "mobilenet_v2", "yolov8n"])
+@pytest.mark.parametrize("name", ["resnet18", "resnet20", "vgg16_cifar", "vgg11_bn", "mobilenet_v1", "mobilenet_v2", "yolov8n",
+                                  "yolov8s"])
 def test_pruned_module_has_exactly_the_requested_widths(name):
     zoo = get_model(name)
     torch.manual_seed(0)
@@ -40,7 +41,7 @@ def test_pruned_module_has_exactly_the_requested_widths(name):
 
 
 def test_every_unit_has_an_anchor():
-    for name in ("resnet50", "resnet56", "vgg16", "mobilenet_v2", "yolov8n"):
+    for name in ("resnet50", "resnet56", "vgg16", "mobilenet_v2", "yolov8n", "yolov8m", "yolov8x"):
         anchors = unit_anchors(name)
         assert len(anchors) == get_model(name).n_units and all(anchors)
     assert unit_anchors("resnet50")[0] == ("layer1.0.conv1", "layer1.0.conv2")

@@ -9,6 +9,9 @@ from fvcore.nn import FlopCountAnalysis
 
 from testbed.errors import InputError
 from zoo import get_model, model_names, trace_workload
+from zoo.arch.yolo import UNITS
+
+UNIT = {u: i for i, u in enumerate(UNITS)}
 
 # (zoo name): (published GMACs, published M params, source)
 PUBLISHED = {
@@ -28,7 +31,7 @@ def test_zoo_names():
     assert set(model_names()) == {
         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vgg11", "vgg13", "vgg16", "vgg19",
         "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn", "mobilenet_v1", "mobilenet_v2", "resnet20", "resnet56",
-        "resnet110", "vgg16_cifar", "yolov8n"}
+        "resnet110", "vgg16_cifar", "yolov8n", "yolov8s", "yolov8m", "yolov8l", "yolov8x"}
 
 
 @pytest.fixture
@@ -57,6 +60,34 @@ def test_fvcore_agrees_with_published_sizes(name, quiet_fvcore):
 def _sorted(table):
     df = table.to_frame().drop(columns="name")
     return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+# ultralytics' published figures at 640 (GFLOPs count a MAC as 2): GFLOPs, M params
+YOLOV8 = {"yolov8n": (8.7, 3.2), "yolov8s": (28.6, 11.2), "yolov8m": (78.9, 25.9), "yolov8l": (165.2, 43.7),
+          "yolov8x": (257.8, 68.2)}
+
+
+@pytest.mark.parametrize("name", sorted(YOLOV8))
+def test_yolov8_family_matches_ultralytics(name):
+    m = get_model(name)
+    gflops, mparams = YOLOV8[name]
+    assert 2 * m.flops() / 1e9 == pytest.approx(gflops, abs=0.06)  # published to one decimal (l: 165.15 vs 165.2)
+    assert m.params() / 1e6 == pytest.approx(mparams, abs=0.05)
+    with torch.device("meta"):
+        module = m.module()
+    assert sum(p.numel() for p in module.parameters()) == m.params()
+    assert m.input_shape == (3, 640, 640) and m.n_units == 25
+
+
+def test_yolov8_scales_as_ultralytics_scales():
+    from zoo.arch.yolo import config
+
+    n, x = config("yolov8n"), config("yolov8x")
+    assert n.c2f[4] == (2, True) and config("yolov8m").c2f[4] == (4, True) and x.c2f[4] == (6, True)
+    assert n.c2f[12] == (1, False) and x.c2f[12] == (3, False)
+    assert (n.box_ch, n.cls_ch) == (64, 80) and (x.box_ch, x.cls_ch) == (80, 320)
+    assert config("yolov8m").full_widths[UNIT["c2f21.out"]] == 576  # max_channels 768 x width 0.75
+    assert x.full_widths[UNIT["c2f21.out"]] == 640                    # max_channels 512 x width 1.25
 
 
 @pytest.mark.parametrize("name", model_names())

@@ -108,8 +108,9 @@ def _entries() -> dict[str, ZooModel]:
     out["mobilenet_v2"] = ZooModel("mobilenet_v2", "mobilenet", (3, 224, 224), tuple(w),
                                    tuple(f"block{i}" for i in range(len(w))), "mobilenet:MobileNetV2",
                                    mobilenet.mobilenet_v2_spec)
-    out["yolov8n"] = ZooModel("yolov8n", "yolo", (3, 640, 640), yolo.FULL_WIDTHS, yolo.UNITS, "yolo:YOLOv8n",
-                              yolo.yolov8n_spec, extra_params=yolo.REG_MAX)
+    for name in yolo.SCALES:
+        out[name] = ZooModel(name, "yolo", (3, 640, 640), yolo.config(name).full_widths, yolo.UNITS, "yolo:YOLOv8",
+                             lambda n=name: yolo.yolo_spec(n), extra_params=yolo.REG_MAX)
     return out
 
 

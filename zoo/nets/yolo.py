@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.arch.yolo import _C2F, BOX_CH, CLS_CH, NUM_CLASSES, REG_MAX, UNITS
+from zoo.arch.yolo import NUM_CLASSES, REG_MAX, UNITS, config
 
-__all__ = ["Conv", "Bottleneck", "C2f", "SPPF", "Detect", "YOLOv8n"]
+__all__ = ["Conv", "Bottleneck", "C2f", "SPPF", "Detect", "YOLOv8"]
 
 
 class Conv(nn.Module):
@@ -62,11 +62,11 @@ class SPPF(nn.Module):
 
 
 class Detect(nn.Module):
-    def __init__(self, ch: tuple[int, int, int]):
+    def __init__(self, ch: tuple[int, int, int], box: int, cls: int):
         super().__init__()
-        self.cv2 = nn.ModuleList(nn.Sequential(Conv(c, BOX_CH, 3), Conv(BOX_CH, BOX_CH, 3), nn.Conv2d(BOX_CH, 4 * REG_MAX, 1))
+        self.cv2 = nn.ModuleList(nn.Sequential(Conv(c, box, 3), Conv(box, box, 3), nn.Conv2d(box, 4 * REG_MAX, 1))
                                  for c in ch)
-        self.cv3 = nn.ModuleList(nn.Sequential(Conv(c, CLS_CH, 3), Conv(CLS_CH, CLS_CH, 3), nn.Conv2d(CLS_CH, NUM_CLASSES, 1))
+        self.cv3 = nn.ModuleList(nn.Sequential(Conv(c, cls, 3), Conv(cls, cls, 3), nn.Conv2d(cls, NUM_CLASSES, 1))
                                  for c in ch)
         self.dfl = nn.Conv2d(REG_MAX, 1, 1, bias=False).requires_grad_(False)  # used by box decoding only
 
@@ -74,32 +74,35 @@ class Detect(nn.Module):
         return [torch.cat([self.cv2[i](x), self.cv3[i](x)], 1) for i, x in enumerate((p3, p4, p5))]
 
 
-class YOLOv8n(nn.Module):
+class YOLOv8(nn.Module):
+    """Any scale of the family (``name``: yolov8n ... yolov8x) at any width vector."""
+
     def __init__(self, name: str, widths: list[int]):
         super().__init__()
+        self.cfg = cfg = config(name)
         w = dict(zip(UNITS, widths))
         self.conv0 = Conv(3, w["conv0"], 3, 2)
         self.conv1 = Conv(w["conv0"], w["conv1"], 3, 2)
-        self.c2f2 = self._c2f(2, w["conv1"], w)
+        self.c2f2 = self._c2f(cfg, 2, w["conv1"], w)
         self.conv3 = Conv(w["c2f2.out"], w["conv3"], 3, 2)
-        self.c2f4 = self._c2f(4, w["conv3"], w)
+        self.c2f4 = self._c2f(cfg, 4, w["conv3"], w)
         self.conv5 = Conv(w["c2f4.out"], w["conv5"], 3, 2)
-        self.c2f6 = self._c2f(6, w["conv5"], w)
+        self.c2f6 = self._c2f(cfg, 6, w["conv5"], w)
         self.conv7 = Conv(w["c2f6.out"], w["conv7"], 3, 2)
-        self.c2f8 = self._c2f(8, w["conv7"], w)
+        self.c2f8 = self._c2f(cfg, 8, w["conv7"], w)
         self.sppf9 = SPPF(w["c2f8.out"], w["sppf9.hidden"], w["sppf9.out"])
         self.up = nn.Upsample(scale_factor=2, mode="nearest")
-        self.c2f12 = self._c2f(12, w["sppf9.out"] + w["c2f6.out"], w)
-        self.c2f15 = self._c2f(15, w["c2f12.out"] + w["c2f4.out"], w)
+        self.c2f12 = self._c2f(cfg, 12, w["sppf9.out"] + w["c2f6.out"], w)
+        self.c2f15 = self._c2f(cfg, 15, w["c2f12.out"] + w["c2f4.out"], w)
         self.conv16 = Conv(w["c2f15.out"], w["conv16"], 3, 2)
-        self.c2f18 = self._c2f(18, w["conv16"] + w["c2f12.out"], w)
+        self.c2f18 = self._c2f(cfg, 18, w["conv16"] + w["c2f12.out"], w)
         self.conv19 = Conv(w["c2f18.out"], w["conv19"], 3, 2)
-        self.c2f21 = self._c2f(21, w["conv19"] + w["sppf9.out"], w)
-        self.detect = Detect((w["c2f15.out"], w["c2f18.out"], w["c2f21.out"]))
+        self.c2f21 = self._c2f(cfg, 21, w["conv19"] + w["sppf9.out"], w)
+        self.detect = Detect((w["c2f15.out"], w["c2f18.out"], w["c2f21.out"]), cfg.box_ch, cfg.cls_ch)
 
     @staticmethod
-    def _c2f(i: int, c1: int, w: dict) -> C2f:
-        n, shortcut = _C2F[i]
+    def _c2f(cfg, i: int, c1: int, w: dict) -> C2f:
+        n, shortcut = cfg.c2f[i]
         return C2f(c1, w[f"c2f{i}.hidden"], w[f"c2f{i}.out"], n, shortcut)
 
     def forward(self, x):
