@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     how = pr.add_mutually_exclusive_group(required=True)
     how.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... in [0, 1)")
     how.add_argument("--flops", type=positive_float, help="target GFLOPs (multiply-accumulates), uniform rates")
+    pr.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
     pr.add_argument("--weights", help="trained full model: a state dict or a whole module saved with torch.save")
     pr.add_argument("--importance", choices=["l2", "l1", "taylor"], default="l2",
                     help="channel criterion (default l2; taylor scores with a batch of --data)")
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     src.add_argument("--model", help="zoo name: train from scratch")
     src.add_argument("--pruned", help="FILE.pt from hdap prune: fine-tune it")
     tr.add_argument("--data", default="digits", help="digits (bundled), cifar10:PATH, or an image-folder path")
+    tr.add_argument("--input-size", type=positive_int, metavar="N", help="train on N x N images (default: the "
+                    "model's own, or the size the pruned model was saved with)")
     tr.add_argument("--epochs", type=positive_int, default=20)
     tr.add_argument("--lr", type=positive_float, default=0.1)
     tr.add_argument("--batch-size", type=positive_int, default=64)
@@ -145,12 +148,16 @@ def _train(args) -> None:
     from zoo import get_model
 
     if args.model:
-        zoo = get_model(args.model)
+        zoo = get_model(args.model, args.input_size)
         widths = list(zoo.full_widths)
-        module = zoo.module(seed=args.seed)
     else:
         module, spec = load_pruned(args.pruned)
-        zoo, widths = spec.zoo, list(spec.widths)
+        zoo, widths = spec.zoo.at_size(args.input_size), list(spec.widths)
+    if zoo.family == "yolo":
+        raise InputError(f"hdap train: {zoo.name} is a detector; training and accuracy need a classifier "
+                         f"(digits, CIFAR-10 or an image folder)")
+    if args.model:
+        module = zoo.module(seed=args.seed)
     train_set, test_set = load_data(args.data, size=zoo.input_shape[-1], seed=args.seed)
     before = evaluate(module, test_set)
     losses = train(module, train_set, args.epochs, args.lr, args.batch_size, seed=args.seed)
@@ -166,7 +173,7 @@ def _prune(args) -> None:
     from hdap.prune import load_full_model, prune_to_widths, save_pruned, widths_for_flops
     from zoo import get_model
 
-    zoo = get_model(args.model)
+    zoo = get_model(args.model, args.input_size)
     if not args.out.endswith(".pt"):
         raise InputError(f"--out must name a .pt file, got {args.out!r}")
     widths = zoo.widths_from_rates(args.rates) if args.rates is not None else widths_for_flops(zoo, args.flops * 1e9)

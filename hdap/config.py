@@ -36,6 +36,9 @@ class PruningSpec(StrictModel):
 
     model: str | None = Field(None, description="zoo name to prune (default: deployment.workload)")
     flops_g: PositiveFloat | None = Field(None, description="FLOPs budget in G multiply-accumulates (default: half)")
+    input_size: PositiveInt | None = Field(None, description=(
+        "N x N inputs of the network to prune (default: deployment.input_size when it prunes the deployed "
+        "network, else the model's own)"))
     # clustering
     clusters: PositiveInt | Literal["auto"] = Field("auto", description="K, or auto: best silhouette of 2..k_max")
     k_max: int = Field(8, ge=2)
@@ -96,9 +99,14 @@ class RunConfig:
     def model_name(self) -> str:
         return self.pruning.model or self.scenario.deployment.workload
 
+    @property
+    def input_size(self) -> int | None:
+        p, d = self.pruning, self.scenario.deployment
+        return p.input_size if p.input_size or p.model not in (None, d.workload) else d.input_size
+
     @cached_property
     def zoo(self) -> ZooModel:
-        return get_model(self.model_name)
+        return get_model(self.model_name, self.input_size)
 
     @property
     def target_flops(self) -> float:
@@ -125,9 +133,13 @@ class RunConfig:
     def _problems(self) -> list[tuple[str, str]]:
         p = self.pruning
         try:
-            zoo = self.zoo
+            get_model(self.model_name)
         except InputError as exc:
             return [("pruning.model" if p.model else "deployment.workload", f"hdap prunes a zoo model: {exc}")]
+        try:
+            zoo = self.zoo
+        except InputError as exc:
+            return [("pruning.input_size" if p.input_size else "deployment.input_size", str(exc))]
         problems = []
         if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
             problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))

@@ -82,29 +82,31 @@ class TreeSurrogate:
 
 
 @lru_cache(maxsize=None)
-def _layer_groups(name: str) -> tuple[np.ndarray, int]:
-    """Per layer of zoo model ``name``, the index of its group: layers of one kind, kernel, stride and map size."""
-    w = get_model(name).workload()
+def _layer_groups(name: str, size: int) -> tuple[np.ndarray, int]:
+    """Per layer of zoo model ``name`` on ``size`` inputs, the index of its group: layers of one
+    kind, kernel, stride and map size."""
+    w = get_model(name, size).workload()
     keys = list(zip(w.kind.tolist(), w.kernel.tolist(), w.stride.tolist(), w.h.tolist()))
     names = sorted(set(keys))
     return np.array([names.index(k) for k in keys]), len(names)
 
 
 @lru_cache(maxsize=16_384)
-def _layer_arrays(name: str, widths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+def _layer_arrays(name: str, size: int, widths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
     """(dense layer?, output channels, MACs, bytes moved) per layer of one architecture. Cached:
     the clusters' surrogates are fitted on, and the search asks them about, the same architectures."""
-    w = get_model(name).workload(list(widths))
+    w = get_model(name, size).workload(list(widths))
     return w.kind < _DENSE_KINDS, np.maximum(w.c_out, 1), w.flops, w.bytes_read + w.bytes_written
 
 
 def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.ndarray:
     """Per architecture and layer group: the number of layers, MMACs (output channels counted in
     whole blocks of ``alignment``) and MB moved."""
-    group, n = _layer_groups(zoo.name)
+    group, n = _layer_groups(zoo.name, zoo.input_size)
     rows = []
     for r in np.atleast_2d(rates):
-        dense, c_out, flops, moved = _layer_arrays(zoo.name, tuple(int(v) for v in zoo.widths_from_rates(r)))
+        dense, c_out, flops, moved = _layer_arrays(zoo.name, zoo.input_size,
+                                                   tuple(int(v) for v in zoo.widths_from_rates(r)))
         padded = np.where(dense, np.ceil(c_out / alignment) * alignment / c_out, 1.0)
         rows.append(np.concatenate([np.bincount(group, minlength=n), np.bincount(group, flops * padded, n) / 1e6,
                                     np.bincount(group, moved, n) / 1e6]))

@@ -147,3 +147,26 @@ def test_hdap_models_json():
     assert models["resnet50"]["params"] == 25_557_032 and models["resnet50"]["flops"] == pytest.approx(4.09e9, rel=0.01)
     assert models["yolov8n"]["params"] == 3_157_200 and models["yolov8n"]["input_shape"] == [3, 640, 640]
     assert all(isinstance(m["params"], int) and isinstance(m["flops"], float) for m in models.values())
+
+
+def test_input_size_wherever_a_model_is_named(write_scenario, tmp_path):
+    """--input-size on the CLIs, deployment.input_size in scenarios: the workload follows the pixels."""
+    path = write_scenario("deployment: {workload: yolov8n, input_size: 320}\n", devices=50, days=2)
+    at = {n: json.loads(twin("latency", path, "--model", "yolov8n", "--input-size", n, "--day", 1, "--workers", 1,
+                             "--json").stdout) for n in (320, 640)}
+    assert at[640]["flops"] == pytest.approx(4 * at[320]["flops"], rel=0.01) and at[640]["mean_ms"] > at[320]["mean_ms"]
+    r = twin("simulate", path, "--out", tmp_path / "sim", "--workers", 1)
+    assert r.returncode == 0, r.stderr
+    history = pd.read_parquet(tmp_path / "sim" / "history.parquet")
+    assert history["latency_ms_mean"].iloc[-1] == pytest.approx(at[320]["mean_ms"], rel=1e-6)
+    predict = {n: json.loads(twin("predict", "--sku", "jetson-nano", "--model", "yolov8s", "--input-size", n,
+                                  "--json").stdout)["latency_ms"] for n in (160, 480)}
+    assert predict[480] > 2 * predict[160]  # 9x the pixels; per-layer overhead does not grow
+    bad = write_scenario("deployment: {workload: yolov8n, input_size: 300}\n", name="bad", devices=50, days=2)
+    for r in (twin("simulate", bad, "--out", tmp_path / "bad"),
+              twin("predict", "--sku", "jetson-nano", "--model", "vgg16", "--input-size", 448),
+              twin("latency", path, "--model", "yolov8n", "--input-size", 33, "--workers", 1)):
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "bad.yaml: deployment.input_size: yolov8n: input size must be a multiple of 32" in \
+        twin("simulate", bad, "--out", tmp_path / "bad").stderr
+    assert not (tmp_path / "bad").exists()

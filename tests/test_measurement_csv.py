@@ -61,13 +61,21 @@ def test_missing_file():
 
 def test_row_architecture_reads_zoo_names_widths_and_specs(tmp_path):
     (tmp_path / "p.json").write_text(json.dumps({"model": "resnet20", "widths": [8] * 9}))
-    assert row_architecture({"model": "resnet20", "widths": ""}) == ("resnet20", None)
+    assert row_architecture({"model": "resnet20", "widths": ""}) == ("resnet20", None, None)
     assert row_architecture({"model": "resnet20", "widths": "4;4;4;8;8;8;16;16;16"})[1] == (4, 4, 4, 8, 8, 8, 16, 16, 16)
-    assert row_architecture({"model": "p.json", "widths": ""}, tmp_path) == ("resnet20", (8,) * 9)
+    assert row_architecture({"model": "p.json", "widths": ""}, tmp_path) == ("resnet20", (8,) * 9, None)
     with pytest.raises(InputError, match="row 3: model: unknown model"):
         row_architecture({"model": "resnet9000", "widths": ""}, where="row 3: ")
     with pytest.raises(InputError, match="widths: resnet20 has 9 prunable units"):
         row_architecture({"model": "resnet20", "widths": "4;4"})
-    with pytest.raises(InputError, match="input_shape: 1x3x64x64 is not resnet20's 1x3x32x32"):
-        row_architecture({"model": "resnet20", "widths": "", "input_shape": "1x3x64x64"})
+    # any input size the architecture takes; the model's own reads as None
+    assert row_architecture({"model": "yolov8n", "widths": "", "input_shape": "1x3x320x320"})[2] == 320
+    assert row_architecture({"model": "yolov8n", "widths": "", "input_shape": "1x3x640x640"})[2] is None
+    with pytest.raises(InputError, match="input_shape: yolov8n: input size must be a multiple of 32"):
+        row_architecture({"model": "yolov8n", "widths": "", "input_shape": "1x3x300x300"})
+    with pytest.raises(InputError, match="input_shape: 1x3x64x48 is not a batch-1 shape resnet20 takes"):
+        row_architecture({"model": "resnet20", "widths": "", "input_shape": "1x3x64x48"})
+    with pytest.raises(InputError, match="input_shape: vgg16_cifar takes 32x32 inputs only"):
+        row_architecture({"model": "vgg16_cifar", "widths": "", "input_shape": "1x3x64x64"})
+    assert arch_hash("yolov8n", [16] * 3, 320) != arch_hash("yolov8n", [16] * 3) == arch_hash("yolov8n", [16] * 3, None)
     assert arch_hash("resnet20", [16] * 3) == arch_hash("resnet20", (16, 16, 16)) != arch_hash("resnet20", [16, 16, 15])

@@ -103,6 +103,8 @@ def test_with_data_hdap_prunes_in_rounds_with_measured_accuracy(write_scenario, 
     ("deployment: {workload: yolov8n}\npruning: {data: digits}\n", "pruning.data: yolov8n is a detector"),
     ("deployment: {workload: resnet20}\npruning: {objective: fastest}\n", "pruning.objective: .*weighted_mean"),
     ("deployment: {workload: resnet20}\npruning: {rounds: 0}\n", "pruning.rounds"),
+    ("deployment: {workload: resnet20}\npruning: {input_size: 30}\n", "pruning.input_size: resnet20: input size must"),
+    ("deployment: {workload: resnet20}\npruning: {nope: 1}\n", "pruning.nope: unknown key; allowed keys: .*flops_g"),
 ])
 def test_hdap_run_rejects_bad_pruning_sections(write_scenario, tmp_path, extra, message):
     path = write_scenario(extra, devices=50, days=2)
@@ -123,3 +125,16 @@ def test_hdap_run_rejects_data_with_more_classes_than_the_model_has(write_scenar
     r = hdap("run", path, "--out", tmp_path / "o")
     assert r.returncode == 2 and "pruning.data: imgs has 12 classes; resnet20 has 10 outputs" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_hdap_prunes_the_network_at_the_deployed_input_size(write_scenario):
+    path = write_scenario("""\
+        deployment: {workload: yolov8n, input_size: 256}
+        pruning: {flops_g: 0.3, generations: 3, population: 4, surrogate_samples: 30, k_max: 3}
+        """, devices=120, days=2)
+    config = RunConfig.of(path)
+    assert config.zoo.input_shape == (3, 256, 256) and config.target_flops == 0.3e9
+    r = run_hdap(config)
+    assert r.zoo.flops(r.widths["hdap"]) <= 0.3e9 < get_model("yolov8n", 256).flops()
+    traced = trace_workload(r.module, (3, 256, 256))
+    assert traced.dense_flops == pytest.approx(r.zoo.flops(r.widths["hdap"]))

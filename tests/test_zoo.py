@@ -152,3 +152,28 @@ def test_mobilenet_v2_first_block_never_residual():
 def test_fvcore_test_leaves_logging_as_it_was():
     assert logging.root.manager.disable == logging.NOTSET
     assert logging.getLogger("fvcore").level == logging.NOTSET
+
+
+@pytest.mark.parametrize("name,size", [("yolov8n", 160), ("yolov8s", 352), ("resnet18", 160), ("resnet20", 48),
+                                       ("mobilenet_v2", 288)])
+def test_other_input_sizes_trace_to_the_analytic_table(name, size):
+    m = get_model(name, size)
+    assert m.input_shape == (3, size, size) and m.full_widths == get_model(name).full_widths
+    widths = m.widths_from_rates(np.random.default_rng(size).uniform(0.1, 0.8, m.n_units))
+    assert _sorted(m.workload(widths)).equals(_sorted(trace_workload(m.module(widths), m.input_shape)))
+    assert get_model(name, size) is get_model(name, size) and get_model(name, m.input_size) is m
+
+
+def test_yolo_flops_grow_with_the_pixels():
+    flops = {s: get_model("yolov8n", s).flops() for s in (160, 320, 640, 1280)}
+    for small, big in ((160, 320), (320, 640), (640, 1280)):
+        assert flops[big] / flops[small] == pytest.approx(4, rel=0.01)
+
+
+@pytest.mark.parametrize("name,size,message", [("yolov8n", 100, "yolov8n: input size must be a multiple of 32 from 32"),
+                                               ("yolov8n", 0, "multiple of 32 from 32, got 0"),
+                                               ("vgg16", 448, "vgg16 takes 224x224 inputs only"),
+                                               ("resnet20", 30, "multiple of 4 from 8")])
+def test_sizes_an_architecture_does_not_take(name, size, message):
+    with pytest.raises(InputError, match=message):
+        get_model(name, size)

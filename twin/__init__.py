@@ -1,7 +1,7 @@
 """The fleet digital twin: devices of one SKU drifting apart, and their latency on any day.
 
 Names load on first use, so the board harness (``twin board-bench``), which runs on the board
-with torch alone, imports neither simpy nor pandas. For notebooks::
+with torch, numpy and pydantic, imports neither simpy nor pandas. For notebooks::
 
     import twin
     sim = twin.simulate("scenarios/jetson-nano-2y.yaml", workers=2)

@@ -31,11 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     lat.add_argument("scenario", help="scenario YAML file")
     lat.add_argument("--model", required=True, help="zoo name (hdap models), pruned-model .json or workload CSV")
     lat.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
+    lat.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
     lat.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
     lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
     add_workers(lat)
     lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
-    b = sub.add_parser("board-bench", help="time networks on this board (torch only); append rows to a measurement CSV")
+    b = sub.add_parser("board-bench", help="time networks on this board (torch, numpy, pydantic); append rows to a measurement CSV")
     b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
     b.add_argument("--model-file", action="append", default=[], metavar="F.pt",
                    help="pruned model saved by hdap prune / hdap run, with its .json beside it (repeatable)")
@@ -44,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                         "unpruned (repeatable: one network each)")
     b.add_argument("--random", type=int, default=0, metavar="N",
                    help="also time N random sub-networks of each --model (per-unit rates uniform in [0, 0.75), --seed)")
+    b.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
     b.add_argument("--sku", required=True, help="SKU name recorded in the rows (e.g. jetson-nano, host-cpu)")
     b.add_argument("--board-id", default=socket.gethostname(), help="this board's id (default: host name)")
     b.add_argument("--power-mode", default="", help="mode recorded in the rows (default: nvpmodel's on a Jetson; "
@@ -70,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--sku", required=True, help="catalogue name or SKU YAML (e.g. from twin calibrate)")
     pr.add_argument("--model", help="zoo name (hdap models)")
     pr.add_argument("--model-file", metavar="F.pt", help="pruned model: reads the .json spec beside it")
+    pr.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
     pr.add_argument("--mode", default="", help="power mode (default: the SKU's top mode)")
     pr.add_argument("--framework", default="pytorch")
     pr.add_argument("--background", type=float, default=0.0, metavar="CORES", help="busy background cores (default 0)")
@@ -134,15 +137,15 @@ def _latency(args) -> None:
     if day < 0:
         raise InputError(f"--day must be >= 0, got {day}")
     lat = fleet_latency(scenario, args.model, day=day, devices=args.devices, rates=args.rates,
-                        workers=args.workers).to_numpy()
+                        input_size=args.input_size, workers=args.workers).to_numpy()
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
     stats = {"mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
              "devices": int(len(lat))}
     if args.json:
         from zoo import resolve_workload
 
-        flops = resolve_workload(args.model, rates=args.rates).dense_flops
-        print(json.dumps({**stats, "model": args.model, "day": day, "flops": flops}))
+        flops = resolve_workload(args.model, rates=args.rates, input_size=args.input_size).dense_flops
+        print(json.dumps({**stats, "model": args.model, "day": day, "input_size": args.input_size, "flops": flops}))
         return
     devices = args.devices or scenario.fleet.devices
     print(f"{args.model} on {scenario.name} ({devices:,} x {scenario.fleet.sku}, {scenario.fleet.framework}), day {day}:")
@@ -163,7 +166,7 @@ def _board_bench(args) -> None:
     rows = bench_rows(args.model, args.model_file, sku=args.sku, board_id=args.board_id, threads=args.threads,
                       background=args.background, warmup=args.warmup, repeats=args.repeats,
                       power_mode=args.power_mode, widths=args.widths, device=args.device, precision=precision,
-                      seed=args.seed, random_subnets=args.random)
+                      seed=args.seed, random_subnets=args.random, input_size=args.input_size)
     write_rows(args.out, rows)
     print(f"wrote {len(rows)} row(s) to {args.out}")
 
@@ -214,17 +217,17 @@ def _predict(args) -> None:
     if args.background < 0:
         raise InputError(f"--background must be >= 0 cores, got {args.background}")
     sku = load_sku(args.sku)
-    if args.model_file:
-        workload, label = resolve_workload(args.model_file), str(args.model_file)
-    else:
-        workload, label = resolve_workload(args.model), args.model
+    label = str(args.model_file or args.model)
+    workload = resolve_workload(label, input_size=args.input_size)
     mode = resolve_mode(sku, args.mode)
     ms = nominal_latency_ms(workload, sku, args.framework, mode, args.background)
     if args.json:
-        print(json.dumps({"latency_ms": ms, "model": label, "sku": sku.name, "mode": mode, "framework": args.framework,
+        print(json.dumps({"latency_ms": ms, "model": label, "input_size": args.input_size, "sku": sku.name, "mode": mode,
+                          "framework": args.framework,
                           "background_cores": args.background, "flops": workload.dense_flops}))
         return
-    print(f"{label} on {sku.name} ({mode}, {args.framework}, {args.background:g} background cores): {ms:.3f} ms")
+    size = f" at {args.input_size}x{args.input_size}" if args.input_size else ""
+    print(f"{label}{size} on {sku.name} ({mode}, {args.framework}, {args.background:g} background cores): {ms:.3f} ms")
 
 
 def _skus(args) -> None:

@@ -48,6 +48,8 @@ class TimeSpec(StrictModel):
 
 class DeploymentSpec(StrictModel):
     workload: str = Field("resnet18", description="zoo model name, workload CSV/parquet, or pruned-model .json")
+    input_size: PositiveInt | None = Field(None, description=(
+        "N x N inputs for a zoo model or pruned spec (default: the model's own; multiples of 32 for YOLO)"))
     inferences_per_day: PositiveFloat = Field(100_000, description="mean per device (~1.2 per second)")
     usage_sigma: float = Field(0.3, ge=0, description="lognormal spread of inference volume per device")
 
@@ -90,7 +92,8 @@ class Scenario(StrictModel):
         return load_sku(self.base_dir / ref if ref.endswith((".yaml", ".yml")) else ref)
 
     def workload_table(self) -> Workload:
-        return resolve_workload(self.deployment.workload, self.base_dir)
+        d = self.deployment
+        return resolve_workload(d.workload, self.base_dir, input_size=d.input_size)
 
     def with_overrides(self, *, devices: int | None = None, days: int | None = None,
                        seed: int | None = None) -> "Scenario":
@@ -140,5 +143,6 @@ def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
     try:
         s.workload_table()
     except InputError as exc:
-        problems.append(("deployment.workload", str(exc)))
+        key = "deployment.input_size" if s.deployment.input_size and "input size" in str(exc) else "deployment.workload"
+        problems.append((key, str(exc)))
     return problems

@@ -294,15 +294,17 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
 
 
 def fleet_latency(scenario: Scenario | str | Path, model: str | Workload, *, day: int | None = None,
-                  devices: int | None = None, rates=None, workers: int = 1) -> pd.Series:
+                  devices: int | None = None, rates=None, input_size: int | None = None,
+                  workers: int = 1) -> pd.Series:
     """Exact batch-1 latency (ms) of ``model`` on every device of the fleet on ``day`` (default:
     the deployment day), indexed by device id. ``model``: a zoo name (pruned by per-unit
-    ``rates`` if given), a workload CSV / parquet, a pruned model's spec, or a ``Workload``."""
+    ``rates`` if given, on ``input_size`` inputs if given), a workload CSV / parquet, a pruned
+    model's spec, or a ``Workload``."""
     scenario = as_scenario(scenario)
     day = scenario.time.deployment_day if day is None else day
     if day < 0:
         raise InputError(f"day must be >= 0, got {day}")
-    workload = model if isinstance(model, Workload) else resolve_workload(model, rates=rates)
+    workload = model if isinstance(model, Workload) else resolve_workload(model, rates=rates, input_size=input_size)
     final = simulate(scenario.with_overrides(devices=devices, days=day + 1), workers=workers).final
     return pd.Series(latency_ms(workload, final), index=pd.Index(final.state.device_id, name="device_id"),
                      name="latency_ms")

@@ -23,7 +23,8 @@ __all__ = ["PrunedSpec"]
 
 
 class PrunedSpec(BaseModel):
-    """A zoo network pruned to ``widths``; ``flops`` (MACs) and ``params`` as the zoo counts them."""
+    """A zoo network pruned to ``widths`` for ``input_shape``; ``flops`` (MACs) and ``params`` as the
+    zoo counts them."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -48,9 +49,12 @@ class PrunedSpec(BaseModel):
 
     @field_validator("input_shape")
     @classmethod
-    def _is_the_models(cls, shape, info: ValidationInfo):
-        if shape is not None and "model" in info.data and tuple(shape) != get_model(info.data["model"]).input_shape:
-            raise ValueError(f"{list(shape)} is not {info.data['model']}'s {list(get_model(info.data['model']).input_shape)}")
+    def _is_one_the_model_takes(cls, shape, info: ValidationInfo):
+        if shape is not None and "model" in info.data:
+            model = get_model(info.data["model"])
+            if shape[0] != model.input_shape[0] or shape[1] != shape[2]:
+                raise ValueError(f"{list(shape)} is not a shape {info.data['model']} takes (3, N, N)")
+            model.at_size(shape[-1])  # an InputError names the sizes it takes
         return shape
 
     @classmethod
@@ -61,10 +65,12 @@ class PrunedSpec(BaseModel):
 
     @property
     def zoo(self) -> ZooModel:
-        return get_model(self.model)
+        """The zoo model at the input size the spec was saved with (its default when none)."""
+        return get_model(self.model, None if self.input_shape is None else self.input_shape[-1])
 
-    def workload(self) -> Workload:
-        return self.zoo.workload(self.widths)
+    def workload(self, input_size: int | None = None) -> Workload:
+        """The architecture's table, at its own input size or at ``input_size``."""
+        return self.zoo.at_size(input_size).workload(self.widths)
 
     @staticmethod
     def beside(module_path: str | Path) -> Path:

@@ -7,8 +7,8 @@ building it, that architecture's workload table from the compiled symbolic spec.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import numpy as np
@@ -29,16 +29,27 @@ class ZooModel:
     full_widths: tuple[int, ...]
     unit_names: tuple[str, ...]
     _module: str = field(repr=False)   # "family:Class" in zoo.nets, imported on first use (torch)
-    _spec: Callable[[], NetSpec] = field(repr=False)
+    _spec: Callable[[int], NetSpec] = field(repr=False)   # input size -> symbolic spec
     extra_params: int = 0   # parameters outside the executed layers (YOLO's box-decoding DFL conv)
+    size_step: int = 0      # input sizes the architecture takes: multiples of this (0: only its own)
+    min_size: int = 32
 
     @property
     def n_units(self) -> int:
         return len(self.full_widths)
 
+    @property
+    def input_size(self) -> int:
+        return self.input_shape[-1]
+
     @cached_property
     def template(self) -> Template:
-        return self._spec().compile()
+        return self._spec(self.input_size).compile()
+
+    def at_size(self, size: int | None) -> "ZooModel":
+        """The same network on ``size`` x ``size`` inputs: units, widths and weights are unchanged,
+        the workload table is not. ``None``: this one."""
+        return self if size is None or int(size) == self.input_size else _at_size(self.name, int(size))
 
     def check_widths(self, widths) -> np.ndarray:
         w = np.asarray(widths)
@@ -87,30 +98,33 @@ def _entries() -> dict[str, ZooModel]:
     for name in resnet.RESNET_LAYOUTS:
         w = resnet.full_widths(name)
         out[name] = ZooModel(name, "resnet", (3, 224, 224), tuple(w), tuple(f"block{i}" for i in range(len(w))),
-                             "resnet:ResNet", lambda n=name: resnet.resnet_spec(n))
+                             "resnet:ResNet", lambda size, n=name: resnet.resnet_spec(n, size), size_step=32)
     for name in cifar_resnet.CIFAR_DEPTHS:
         w = cifar_resnet.full_widths(name)
         out[name] = ZooModel(name, "cifar_resnet", (3, 32, 32), tuple(w), tuple(f"block{i}" for i in range(len(w))),
-                             "cifar_resnet:CifarResNet", lambda n=name: cifar_resnet.cifar_resnet_spec(n))
+                             "cifar_resnet:CifarResNet", lambda size, n=name: cifar_resnet.cifar_resnet_spec(n, size),
+                             size_step=4, min_size=8)
     for base in vgg.VGG_CONFIGS:
         for name in (base, f"{base}_bn"):
             w = vgg.full_widths(name)
             units = tuple(f"conv{i}" for i in range(len(w) - 2)) + ("fc0", "fc1")
-            out[name] = ZooModel(name, "vgg", (3, 224, 224), tuple(w), units, "vgg:VGG", lambda n=name: vgg.vgg_spec(n))
+            out[name] = ZooModel(name, "vgg", (3, 224, 224), tuple(w), units, "vgg:VGG",
+                                 lambda size, n=name: vgg.vgg_spec(n, size))
     w = vgg.full_widths("vgg16_cifar")
     out["vgg16_cifar"] = ZooModel("vgg16_cifar", "vgg", (3, 32, 32), tuple(w), tuple(f"conv{i}" for i in range(13)) + ("fc0",),
-                                  "vgg:VGG", lambda: vgg.vgg_spec("vgg16_cifar"))
+                                  "vgg:VGG", lambda size: vgg.vgg_spec("vgg16_cifar", size))
     w = mobilenet.full_widths("mobilenet_v1")
     out["mobilenet_v1"] = ZooModel("mobilenet_v1", "mobilenet", (3, 224, 224), tuple(w),
                                    ("stem",) + tuple(f"block{i}" for i in range(1, len(w))),
-                                   "mobilenet:MobileNetV1", mobilenet.mobilenet_v1_spec)
+                                   "mobilenet:MobileNetV1", lambda size: mobilenet.mobilenet_v1_spec(size=size),
+                                   size_step=32)
     w = mobilenet.full_widths("mobilenet_v2")
     out["mobilenet_v2"] = ZooModel("mobilenet_v2", "mobilenet", (3, 224, 224), tuple(w),
                                    tuple(f"block{i}" for i in range(len(w))), "mobilenet:MobileNetV2",
-                                   mobilenet.mobilenet_v2_spec)
+                                   lambda size: mobilenet.mobilenet_v2_spec(size=size), size_step=32)
     for name in yolo.SCALES:
         out[name] = ZooModel(name, "yolo", (3, 640, 640), yolo.config(name).full_widths, yolo.UNITS, "yolo:YOLOv8",
-                             lambda n=name: yolo.yolo_spec(n), extra_params=yolo.REG_MAX)
+                             lambda size, n=name: yolo.yolo_spec(n, size), extra_params=yolo.REG_MAX, size_step=32)
     return out
 
 
@@ -121,7 +135,18 @@ def model_names() -> list[str]:
     return list(_ZOO)
 
 
-def get_model(name: str) -> ZooModel:
+def get_model(name: str, input_size: int | None = None) -> ZooModel:
+    """The zoo's ``name``, on its own input size or on ``input_size`` x ``input_size``."""
     if name not in _ZOO:
         raise InputError(f"unknown model {name!r}; the zoo has: {', '.join(_ZOO)}")
-    return _ZOO[name]
+    return _ZOO[name].at_size(input_size)
+
+
+@lru_cache(maxsize=64)
+def _at_size(name: str, size: int) -> ZooModel:
+    base = _ZOO[name]
+    if base.size_step == 0:
+        raise InputError(f"{name} takes {base.input_size}x{base.input_size} inputs only, got input size {size}")
+    if size < base.min_size or size % base.size_step:
+        raise InputError(f"{name}: input size must be a multiple of {base.size_step} from {base.min_size}, got {size}")
+    return replace(base, input_shape=(base.input_shape[0], size, size))

@@ -1,7 +1,7 @@
 """The board harness: time networks on the board it runs on and write measurement rows.
 
-It runs on the board itself with torch alone (no simpy, pandas or scikit-learn): warm-up runs,
-then repeated timed batch-1 runs at a fixed thread count, optionally beside background load
+It runs on the board itself with torch, numpy and pydantic (no simpy, pandas, scikit-learn or
+PyYAML): warm-up runs, then repeated timed batch-1 runs at a fixed thread count, optionally beside background load
 processes it starts and stops. Each (threads, background) configuration is one row per network
 in the measurement CSV format (``twin.calibration.measurement_csv``). On a Jetson it reads the nvpmodel mode and
 the CPU / GPU clocks from /sys and /var/lib/nvpmodel; elsewhere it records what it can.
@@ -177,7 +177,7 @@ def time_module(module, input_shape, threads: int, warmup: int, repeats: int, de
     return time_modules([module], [input_shape], threads, warmup, repeats, device, half)[0]
 
 
-def _load_model_file(path: str):
+def _load_model_file(path: str, input_size: int | None = None):
     """A pruned model saved by ``hdap prune`` / ``hdap run``: the whole module and its .json spec."""
     import torch
 
@@ -190,48 +190,50 @@ def _load_model_file(path: str):
         spec = PrunedSpec.read(PrunedSpec.beside(pt))
     except InputError as exc:
         raise InputError(f"--model-file: {exc} (the spec hdap writes beside the .pt)") from None
-    name, widths = spec.model, list(spec.widths)
+    name, widths, shape = spec.model, list(spec.widths), tuple(spec.zoo.at_size(input_size).input_shape)
     try:
         module = torch.load(pt, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a file that is not a saved module
         raise InputError(f"--model-file: {pt} is not a saved torch module: {exc}") from None
-    return name, widths, module
+    return name, widths, module, shape
 
 
 def _networks(models: list[str], model_files: list[str], widths: list[list[int]] | None, seed: int,
-              random_subnets: int):
-    """(zoo name, widths, module, file) for every network to time: each model at each of ``widths``
-    (default: unpruned), its random sub-networks, and the model files."""
+              random_subnets: int, input_size: int | None = None):
+    """(zoo name, widths, module, file, input shape) for every network to time: each model at each
+    of ``widths`` (default: unpruned), its random sub-networks, and the model files (at the size
+    their spec was saved with), all on ``input_size`` inputs when given."""
     import random
 
     from zoo import get_model
 
     nets = []
     for name in models:
-        zoo = get_model(name)
+        zoo = get_model(name, input_size)
         for w in widths or [zoo.full_widths]:
             w = [int(v) for v in zoo.check_widths(w)]
-            nets.append((name, w, zoo.module(w, seed=seed), ""))
+            nets.append((name, w, zoo.module(w, seed=seed), "", zoo.input_shape))
         rng = random.Random(f"{seed}:{name}")
         for _ in range(random_subnets):
             sub = [max(1, round(f * (1 - rng.uniform(0, 0.75)))) for f in zoo.full_widths]
-            nets.append((name, sub, zoo.module(sub, seed=seed), ""))
+            nets.append((name, sub, zoo.module(sub, seed=seed), "", zoo.input_shape))
     for path in model_files:
-        nets.append((*_load_model_file(path), path))
+        name, w, module, shape = _load_model_file(path, input_size)
+        nets.append((name, w, module, path, shape))
     return nets
 
 
 def bench_rows(models: list[str], model_files: list[str], *, sku: str, board_id: str, threads: list[int],
                background: list[float], warmup: int, repeats: int, power_mode: str = "", widths=None,
                device: str = "cpu", precision: str = "fp32", seed: int = 0, random_subnets: int = 0,
-               log=print) -> list[dict]:
+               input_size: int | None = None, log=print) -> list[dict]:
     """Time every network in every (threads, background cores) configuration, interleaved."""
     import torch
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda: torch sees no CUDA device here")
     pinned = pin_allocator()
-    nets = _networks(models, model_files, widths, seed, random_subnets)
+    nets = _networks(models, model_files, widths, seed, random_subnets, input_size)
     mode = power_mode or jetson_power_mode()
     source = "; ".join(filter(None, [f"twin board-bench on {device}", cpu_name(), "interleaved rounds",
                                      "glibc malloc pinned" if pinned else ""]))
@@ -239,17 +241,18 @@ def bench_rows(models: list[str], model_files: list[str], *, sku: str, board_id:
     for bg in background:
         with background_load(bg):
             for n in threads:
-                timed = time_modules([m for _, _, m, _ in nets], [_input_shape(name) for name, *_ in nets], n,
+                timed = time_modules([net[2] for net in nets], [net[4] for net in nets], n,
                                      warmup, repeats, device, precision == "fp16")
-                for (name, w, _, path), times in zip(nets, timed):
+                for (name, w, _, path, shape), times in zip(nets, timed):
                     median = statistics.median(times)
-                    log(f"{board_id} threads={n} background={bg:g} {name} {arch_hash(name, w)}: "
+                    aid = arch_hash(name, w, _own_size_or(name, shape))
+                    log(f"{board_id} threads={n} background={bg:g} {name} {aid}: "
                         f"median {median:.3f} ms over {repeats} (min {min(times):.3f}, max {max(times):.3f})")
                     rows.append({
                         "board_id": board_id, "sku": sku, "power_mode": mode, "background_cores": bg,
                         "framework": "pytorch", "precision": precision, "model": name,
-                        "widths": ";".join(map(str, w)), "arch_hash": arch_hash(name, w), "model_file": path,
-                        "input_shape": "1x" + "x".join(map(str, _input_shape(name))), "batch": 1, "threads": n,
+                        "widths": ";".join(map(str, w)), "arch_hash": aid, "model_file": path,
+                        "input_shape": "1x" + "x".join(map(str, shape)), "batch": 1, "threads": n,
                         "warmup": warmup, "repeats": repeats, "latency_ms": round(median, 4),
                         "raw_ms": ";".join(f"{t:.4f}" for t in times), "torch_version": torch.__version__,
                         "clocks": board_clocks(), "source": source,
@@ -257,7 +260,8 @@ def bench_rows(models: list[str], model_files: list[str], *, sku: str, board_id:
     return rows
 
 
-def _input_shape(name: str) -> tuple[int, ...]:
+def _own_size_or(name: str, shape) -> int | None:
+    """The input size for ``arch_hash``: None when it is the model's own."""
     from zoo import get_model
 
-    return tuple(get_model(name).input_shape)
+    return None if shape[-1] == get_model(name).input_size else int(shape[-1])

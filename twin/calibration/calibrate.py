@@ -93,7 +93,7 @@ def resolve_rows(df: pd.DataFrame, sku: SKU, base_dir: str | Path, source: str) 
     out = []
     for i, r in df.iterrows():
         where = f"{source}: row {i + 2}: "
-        model, widths = row_architecture(r, base_dir, where)
+        model, widths, size = row_architecture(r, base_dir, where)
         if r["framework"] not in sku.frameworks:
             raise InputError(f"{where}framework: {r['framework']!r} is not a framework of {sku.name}; "
                              f"allowed: {', '.join(sku.frameworks)}")
@@ -101,11 +101,11 @@ def resolve_rows(df: pd.DataFrame, sku: SKU, base_dir: str | Path, source: str) 
             mode = resolve_mode(sku, r["power_mode"], int(r["threads"]))
         except InputError as exc:
             raise InputError(f"{where}power_mode: {exc}") from None
-        zoo = get_model(model)
+        zoo = get_model(model, size)
         widths = zoo.full_widths if widths is None else widths
-        full = tuple(widths) == tuple(zoo.full_widths)
+        label = (model if tuple(widths) == tuple(zoo.full_widths) else f"{model}*") + ("" if size is None else f"@{size}")
         workload = zoo.workload(widths)
-        out.append(Row(i + 2, str(r["board_id"]), model if full else f"{model}*", arch_hash(model, widths),
+        out.append(Row(i + 2, str(r["board_id"]), label, arch_hash(model, widths, size),
                        r["framework"], mode, float(r["background_cores"]), float(r["latency_ms"]),
                        workload, _spread(r.get("raw_ms", ""), where)))
     return out

@@ -36,9 +36,11 @@ _DEFAULTS = {"board_id": "", "power_mode": "", "background_cores": 0.0, "precisi
              "repeats": 1, "raw_ms": "", "torch_version": "", "clocks": "", "timestamp": "", "source": ""}
 
 
-def arch_hash(model: str, widths) -> str:
-    """A short stable id of an architecture: zoo name and width vector."""
-    return hashlib.sha1(f"{model}:{','.join(str(int(w)) for w in widths)}".encode()).hexdigest()[:12]
+def arch_hash(model: str, widths, input_size: int | None = None) -> str:
+    """A short stable id of an architecture: zoo name, width vector and, when it is not the
+    model's own, input size."""
+    size = "" if input_size is None else f"@{int(input_size)}"
+    return hashlib.sha1(f"{model}:{','.join(str(int(w)) for w in widths)}{size}".encode()).hexdigest()[:12]
 
 
 def write_rows(path: str | Path, rows: list[dict]) -> None:
@@ -104,18 +106,21 @@ def read_measurements(path: str | Path) -> "pd.DataFrame":
     return df
 
 
-def row_architecture(row, base_dir: str | Path = ".", where: str = "") -> tuple[str, tuple[int, ...] | None]:
-    """(zoo name, width vector or None for full width) of a row: ``model`` is a zoo name or a
-    pruned-model ``.json`` spec (relative to the CSV's folder); a ``widths`` entry wins."""
+def row_architecture(row, base_dir: str | Path = ".", where: str = "") -> tuple[str, tuple[int, ...] | None, int | None]:
+    """(zoo name, width vector or None for full width, input size or None for the model's own) of a
+    row: ``model`` is a zoo name or a pruned-model ``.json`` spec (relative to the CSV's folder); a
+    ``widths`` entry wins; ``input_shape`` (``1x3xHxW``) may be any size the model takes."""
     from zoo import PrunedSpec, get_model
 
     model, widths = str(row["model"]), str(row.get("widths", "") or "")
+    spec_size = None
     if model.endswith(".json"):
         try:
             spec = PrunedSpec.read(Path(base_dir) / model)
         except InputError as exc:
             raise InputError(f"{where}model: {exc}") from None
         model, spec_widths = spec.model, spec.widths
+        spec_size = None if spec.input_shape is None else spec.input_shape[-1]
     else:
         spec_widths = None
     try:
@@ -134,9 +139,19 @@ def row_architecture(row, base_dir: str | Path = ".", where: str = "") -> tuple[
             parsed = tuple(int(w) for w in zoo.check_widths(parsed))
         except InputError as exc:
             raise InputError(f"{where}widths: {exc}") from None
+    size = spec_size
     shape = str(row.get("input_shape", "") or "")
     if shape:
-        want = "x".join(str(d) for d in zoo.input_shape)
-        if shape.split("x", 1)[-1] != want:
-            raise InputError(f"{where}input_shape: {shape} is not {model}'s 1x{want}")
-    return model, parsed
+        dims = shape.split("x")
+        try:
+            c, h, w = (int(d) for d in dims[-3:])
+        except ValueError:
+            c = h = w = -1
+        if len(dims) not in (3, 4) or (len(dims) == 4 and dims[0] != "1") or c != zoo.input_shape[0] or h != w:
+            raise InputError(f"{where}input_shape: {shape} is not a batch-1 shape {model} takes (1x3xNxN)")
+        try:
+            zoo.at_size(h)
+        except InputError as exc:
+            raise InputError(f"{where}input_shape: {exc}") from None
+        size = h
+    return model, parsed, None if size == zoo.input_size else size
