@@ -155,3 +155,47 @@ def test_predict_cli(tmp_path):
     assert r.returncode == 2 and "unknown power mode '8-threads' of host-cpu" in r.stderr
     r = twin("predict", "--sku", "host-cpu")
     assert r.returncode == 2 and "exactly one of --model" in r.stderr
+
+
+def test_a_fit_that_needs_an_impossible_clock_stops_at_the_physical_bound_and_says_so(tmp_path):
+    """A 1-thread mode that only a 9 GHz CPU could explain: the fit stays at the SKU's clock plus
+    boost headroom and warns, instead of reporting a clock no chip runs at."""
+    from twin.calibration.calibrate import CLOCK_HEADROOM
+
+    base = load_sku("host-cpu")
+    synthetic_measurements(tmp_path / "m.csv", apply_params(base, {**TRUTH, "power_modes.1-thread.cpu_mhz": 9000.0}),
+                           nets=NETS + [("resnet20", None)])
+    _, cal = fitted(tmp_path / "m.csv", base)
+    limit = max(m.cpu_mhz for m in base.power_modes.values()) * CLOCK_HEADROOM
+    assert cal.params["power_modes.1-thread.cpu_mhz"][1] <= limit * 1.001
+    assert any("power_modes.1-thread.cpu_mhz ended on its physical bound" in w for w in cal.warnings)
+    assert cal.sku.calibration.warnings == cal.warnings
+
+
+def test_rows_that_cannot_separate_two_terms_are_told_apart_from_rows_that_can(tmp_path):
+    base = load_sku("host-cpu")
+    same_depth = [("resnet56", None), ("resnet56", [8] * 27)]   # one depth: per-layer and per-call overhead move together
+    synthetic_measurements(tmp_path / "a.csv", apply_params(base, TRUTH), nets=same_depth)
+    _, cal = fitted(tmp_path / "a.csv", base)
+    assert any("cannot separate" in w and "overhead_scale" in w and "call_overhead_us" in w for w in cal.warnings), \
+        cal.warnings
+    assert any("twin board-bench --random N" in w for w in cal.warnings)
+    synthetic_measurements(tmp_path / "b.csv", apply_params(base, TRUTH), nets=NETS + [("resnet20", None)])
+    _, good = fitted(tmp_path / "b.csv", base)
+    assert not any("overhead_scale" in w and "call_overhead_us" in w for w in good.warnings), good.warnings
+
+
+def test_predicting_in_a_mode_the_calibration_never_saw_warns(tmp_path):
+    base = load_sku("host-cpu")
+    one_thread = tmp_path / "one.csv"
+    synthetic_measurements(tmp_path / "all.csv", apply_params(base, TRUTH))
+    df = read_measurements(tmp_path / "all.csv")
+    write_rows(one_thread, df[df["threads"] == 1].to_dict("records"))
+    r = twin("calibrate", one_thread, "--sku", "host-cpu", "--out", tmp_path / "one.yaml")
+    assert r.returncode == 0, r.stderr
+    assert load_sku(tmp_path / "one.yaml").calibration.modes == ["1-thread"]
+    default = twin("predict", "--sku", tmp_path / "one.yaml", "--model", "resnet20")     # the 2-thread mode
+    assert default.returncode == 0 and "warning: host-cpu was calibrated on rows in mode(s) 1-thread; 2-threads had none" \
+        in default.stderr
+    seen = twin("predict", "--sku", tmp_path / "one.yaml", "--model", "resnet20", "--mode", "1-thread")
+    assert seen.returncode == 0 and "warning" not in seen.stderr

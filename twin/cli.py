@@ -203,11 +203,14 @@ def _calibrate(args) -> None:
     if cal.board_speed_sd is not None:
         print(f"boards: {cal.sku.calibration.boards}, speed spread around the fit (sd of log) {cal.board_speed_sd:.4f}: "
               f"manufacturing.silicon_speed_sd for scenarios of this SKU")
+    for warning in cal.warnings:
+        print(f"twin: warning: {warning}", file=sys.stderr)
     write_sku(cal.sku, out, header=f"calibrated by twin calibrate from {path.name} ({len(rows)} rows) on base {args.sku}")
     print(f"wrote {out}")
 
 
 def _predict(args) -> None:
+    from twin.calibration.calibrate import unseen_by_calibration
     from twin.latency import nominal_latency_ms, resolve_mode
     from twin.sku import load_sku
     from zoo import resolve_workload
@@ -221,6 +224,8 @@ def _predict(args) -> None:
     workload = resolve_workload(label, input_size=args.input_size)
     mode = resolve_mode(sku, args.mode)
     ms = nominal_latency_ms(workload, sku, args.framework, mode, args.background)
+    for warning in unseen_by_calibration(sku, mode, args.framework):
+        print(f"twin: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"latency_ms": ms, "model": label, "input_size": args.input_size, "sku": sku.name, "mode": mode,
                           "framework": args.framework,

@@ -132,6 +132,9 @@ class CalibrationRecord(StrictModel):
     boards: int
     board_speed_sd: float | None = Field(None, description=(
         "spread (sd of log) of the boards' speed around the fit: manufacturing variance"))
+    modes: list[str] = Field([], description="power modes the rows ran in (others keep the base SKU's values)")
+    frameworks: list[str] = Field([], description="frameworks the rows ran")
+    warnings: list[str] = Field([], description="what the fit could not do: physical bounds reached, terms not separated")
 
 
 class SKU(StrictModel):

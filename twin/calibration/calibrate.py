@@ -28,7 +28,7 @@ from twin.sku import SKU, CalibrationRecord
 from zoo.workload import LAYER_KINDS, Workload
 
 __all__ = ["Calibration", "select_rows", "resolve_rows", "prediction_table", "calibrate", "leave_one_out", "apply_params",
-           "PRIOR_WEIGHT", "MIN_SHARE"]
+           "unseen_by_calibration", "PRIOR_WEIGHT", "MIN_SHARE"]
 
 TILE_GRID = {"channel_tile": (1, 8, 16, 32, 64), "spatial_tile": (1, 16, 32, 64, 128)}
 PRIOR_WEIGHT = 0.05   # residual per unit log-change of a parameter: a 2x move costs like a 3.5 % row error
@@ -36,6 +36,11 @@ MIN_SHARE = 0.03      # a term is fitted only if it is at least this share of it
 NOISE_FLOOR = 0.03    # a row's residual is weighted by NOISE_FLOOR / its spread: noisy configurations count less
 MIN_KIND_SHARE = 0.0   # ... but a kind's compute efficiency whenever the rows have any (the base may badly
                        # underrate a kind, e.g. eager max-pooling on a CPU)
+# Physical bounds (ASSUMED magnitudes, stated here once): a fit that reaches one is told so.
+CLOCK_HEADROOM = 1.15  # a mode's effective clock at most 15 % above the highest clock the SKU lists (boost)
+OVERHEAD_RANGE = 10.0  # per-layer framework overheads within 10x of the base SKU's sourced values
+CALL_SHARE = 0.5       # a per-inference overhead at most half the fastest row's latency
+SEPARATION = 0.98      # parameters whose effects on the rows correlate this much cannot be told apart
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Calibration:
     table: pd.DataFrame
     params: dict[str, tuple[float, float]]
     board_speed_sd: float | None
+    warnings: list[str]          # parameters on a physical bound, pairs the rows cannot separate
 
     @property
     def mape_pct(self) -> float:
@@ -147,10 +153,12 @@ def _candidate_params(base: SKU, rows: list[Row]) -> list[_Param]:
         on = np.array([r.framework == fw for r in rows])
         prof = base.frameworks[fw]
         if share[on, 0].mean() >= MIN_SHARE:
-            params.append(_Param(f"frameworks.{fw}.overhead_scale", 1.0, True, 1e-3, 1e3))
+            params.append(_Param(f"frameworks.{fw}.overhead_scale", 1.0, True, 1 / OVERHEAD_RANGE, OVERHEAD_RANGE))
         if len({r.arch_hash for r, o in zip(rows, on) if o}) >= 2:  # a constant needs two networks to tell apart
-            typical_us = 1e3 * float(np.median([r.measured_ms for r, o in zip(rows, on) if o]))
-            params.append(_Param(f"frameworks.{fw}.call_overhead_us", prof.call_overhead_us, False, 0.0, 1e7, typical_us))
+            measured_us = 1e3 * np.array([r.measured_ms for r, o in zip(rows, on) if o])
+            hi = max(CALL_SHARE * float(measured_us.min()), prof.call_overhead_us)
+            params.append(_Param(f"frameworks.{fw}.call_overhead_us", prof.call_overhead_us, False, 0.0, hi,
+                                 float(np.median(measured_us))))
         for k, kind in enumerate(LAYER_KINDS):
             if share[on, 1 + k].mean() > MIN_KIND_SHARE:
                 params.append(_Param(f"frameworks.{fw}.efficiency.{kind}", prof.efficiency[kind], True, 1e-4, 1.0))
@@ -159,11 +167,13 @@ def _candidate_params(base: SKU, rows: list[Row]) -> list[_Param]:
     if share[:, -1].mean() >= MIN_SHARE:
         params.append(_Param("memory_efficiency", base.memory_efficiency, True, 1e-3, 1.0))
     top = base.power_modes[base.top_mode]
+    max_compute = max(m.compute_mhz for m in base.power_modes.values()) * CLOCK_HEADROOM
+    max_cpu = max(m.cpu_mhz for m in base.power_modes.values()) * CLOCK_HEADROOM
     for mode in sorted({r.mode for r in rows} - {base.top_mode}):
         m = base.power_modes[mode]
-        hi = top.compute_mhz * top.compute_units / m.compute_units
+        hi = min(top.compute_mhz * top.compute_units / m.compute_units, max_compute)
         params.append(_Param(f"power_modes.{mode}.compute_mhz", m.compute_mhz, True, 1.0, hi))
-        params.append(_Param(f"power_modes.{mode}.cpu_mhz", m.cpu_mhz, True, m.cpu_mhz / 4, m.cpu_mhz * 4))
+        params.append(_Param(f"power_modes.{mode}.cpu_mhz", m.cpu_mhz, True, m.cpu_mhz / 4, max_cpu))
     if any(r.background_cores > 0 for r in rows):
         for term in ("compute", "memory", "overhead"):
             c = getattr(base.contention, term)
@@ -209,16 +219,43 @@ def _fit(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, float]
         sku = apply_params(base, values(x))
         return np.concatenate([weight * (np.log(_predict_s(rows, sku)) - measured), PRIOR_WEIGHT * (x - x0) / spread])
 
+    warnings = []
     if params:
         eps = 1e-9 * (hi - lo)
-        x = least_squares(residuals, np.clip(x0, lo + eps, hi - eps), bounds=(lo, hi), x_scale=1.0,
-                          diff_step=1e-3).x  # the twin's slowdowns are float32: a finer step sees no change
+        fit = least_squares(residuals, np.clip(x0, lo + eps, hi - eps), bounds=(lo, hi), x_scale=1.0,
+                            diff_step=1e-3)  # the twin's slowdowns are float32: a finer step sees no change
+        x = fit.x
+        warnings = _diagnose(params, x, lo, hi, fit.jac[:len(rows)])
     else:
         x = x0
     fitted = {k: float(f"{v:.4g}") if abs(v) > 1e-9 else 0.0 for k, v in values(x).items()}  # a readable file
     sku = apply_params(base, fitted)
     sse = float(np.sum((weight * (np.log(_predict_s(rows, sku)) - measured)) ** 2))
-    return sku, {p.name: (p.base, fitted[p.name]) for p in params}, sse
+    return sku, {p.name: (p.base, fitted[p.name]) for p in params}, sse, warnings
+
+
+def _diagnose(params: list[_Param], x: np.ndarray, lo: np.ndarray, hi: np.ndarray, jac: np.ndarray) -> list[str]:
+    """What the fit could not do physically or tell apart: parameters that ended on a physical
+    bound, and pairs whose effects on the rows move together (the rows cannot separate them)."""
+    out = []
+    for p, v, a, b in zip(params, x, lo, hi):
+        tol = 1e-3 * (b - a)
+        at_lo, at_hi = p.lo > 0 and v <= a + tol, v >= b - tol  # a lower bound of 0 switches a term off: fine
+        if at_lo or at_hi:
+            bound = p.lo if at_lo else p.hi
+            out.append(f"{p.name} ended on its physical bound {bound:.4g}: the rows push it past what the hardware "
+                       f"can do, so another term is missing or mis-set (a mode, a background load, a kind)")
+    norms = np.linalg.norm(jac, axis=0)
+    live = norms > 1e-9 * max(float(norms.max()), 1e-30)
+    unit = np.where(live, jac / np.where(live, norms, 1.0), 0.0)
+    cos = unit.T @ unit
+    for i in range(len(params)):
+        for j in range(i + 1, len(params)):
+            if live[i] and live[j] and abs(cos[i, j]) >= SEPARATION:
+                out.append(f"the rows cannot separate {params[i].name} from {params[j].name} (their effects on every "
+                           f"row move together, correlation {cos[i, j]:+.3f}): time networks of other widths "
+                           f"(twin board-bench --random N) or in other modes so that they differ")
+    return out
 
 
 def _fit_tiles(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, float]]]:
@@ -226,10 +263,11 @@ def _fit_tiles(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, 
     best = None
     for ct in TILE_GRID["channel_tile"]:
         for st in TILE_GRID["spatial_tile"]:
-            sku, params, sse = _fit(rows, base.model_copy(update={"channel_tile": ct, "spatial_tile": st}))
+            sku, params, sse, warnings = _fit(rows, base.model_copy(update={"channel_tile": ct, "spatial_tile": st}))
             if best is None or sse < best[2] - 1e-12:
-                best = (sku, {"channel_tile": (base.channel_tile, ct), "spatial_tile": (base.spatial_tile, st), **params}, sse)
-    return best[0], best[1]
+                best = (sku, {"channel_tile": (base.channel_tile, ct), "spatial_tile": (base.spatial_tile, st), **params},
+                        sse, warnings)
+    return best[0], best[1], best[3]
 
 
 def prediction_table(rows: list[Row], sku: SKU) -> pd.DataFrame:
@@ -247,7 +285,10 @@ def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool =
     """Fit ``base`` to ``rows``; the result's SKU carries a CalibrationRecord. With ``search_tiles``,
     the channel and pixel tile sizes are chosen too (from TILE_GRID): that needs rows of pruned,
     odd-width networks to tell tiles apart."""
-    sku, params = _fit_tiles(rows, base) if search_tiles else _fit(rows, base)[:2]
+    if search_tiles:
+        sku, params, warnings = _fit_tiles(rows, base)
+    else:
+        sku, params, _, warnings = _fit(rows, base)
     table = prediction_table(rows, sku)
     boards = sorted({r.board_id for r in rows if r.board_id})
     board_sd = None
@@ -258,8 +299,9 @@ def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool =
         measurements=source, rows=len(rows), networks=list(dict.fromkeys(r.arch_hash for r in rows)), fitted={k: [round(b, 6), round(v, 6)] for k, (b, v) in params.items()},
         fit_mape_pct=round(float(table["error_pct"].abs().mean()), 3),
         fit_max_error_pct=round(float(table["error_pct"].abs().max()), 3), boards=max(len(boards), 1),
-        board_speed_sd=None if board_sd is None else round(board_sd, 5))
-    return Calibration(sku.model_copy(update={"calibration": record}), table, params, board_sd)
+        board_speed_sd=None if board_sd is None else round(board_sd, 5),
+        modes=sorted({r.mode for r in rows}), frameworks=sorted({r.framework for r in rows}), warnings=warnings)
+    return Calibration(sku.model_copy(update={"calibration": record}), table, params, board_sd, warnings)
 
 
 def leave_one_out(rows: list[Row], base: SKU) -> pd.DataFrame:
@@ -271,6 +313,22 @@ def leave_one_out(rows: list[Row], base: SKU) -> pd.DataFrame:
         test = [r for r in rows if r.arch_hash == arch]
         if not train:
             raise InputError("leave-one-out needs at least two networks in the rows")
-        sku, _, _ = _fit(train, base)
+        sku = _fit(train, base)[0]
         parts.append(prediction_table(test, sku))
     return pd.concat(parts).sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def unseen_by_calibration(sku: SKU, mode: str, framework: str) -> list[str]:
+    """Warnings for a prediction in a mode or framework ``sku``'s calibration had no row in: its
+    parameters there are the base SKU's, which no measurement informed."""
+    record = sku.calibration
+    if record is None or not record.modes:
+        return []
+    out = []
+    if mode not in record.modes:
+        out.append(f"{sku.name} was calibrated on rows in mode(s) {', '.join(record.modes)}; {mode} had none, so "
+                   f"its clocks are the base SKU's, not fitted (time rows in {mode} and calibrate again)")
+    if framework not in record.frameworks:
+        out.append(f"{sku.name} was calibrated on {', '.join(record.frameworks)} rows; {framework} had none, so its "
+                   f"overheads and efficiencies are the base SKU's, not fitted")
+    return out
