@@ -102,7 +102,9 @@ class RunConfig:
     @property
     def input_size(self) -> int | None:
         p, d = self.pruning, self.scenario.deployment
-        return p.input_size if p.input_size or p.model not in (None, d.workload) else d.input_size
+        if p.input_size is not None:
+            return p.input_size
+        return d.input_size if p.model in (None, d.workload) else None
 
     @cached_property
     def zoo(self) -> ZooModel:

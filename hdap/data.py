@@ -124,9 +124,6 @@ class DataRef:
             raise InputError(f"{path}: {what} not found; allowed: digits, cifar10:PATH or an image folder")
         return cls(kind, path)
 
-    def __str__(self) -> str:
-        return {"digits": "digits", "cifar10": f"cifar10:{self.path}", "folder": str(self.path)}[self.kind]
-
     def load(self, size: int = 32, seed: int = 0) -> tuple[TensorDataset, TensorDataset]:
         """(train, test); ``seed`` splits digits and image folders (CIFAR-10 has its own test set)."""
         if self.kind == "digits":

@@ -210,7 +210,6 @@ def _calibrate(args) -> None:
 
 
 def _predict(args) -> None:
-    from twin.calibration.calibrate import unseen_by_calibration
     from twin.latency import nominal_latency_ms, resolve_mode
     from twin.sku import load_sku
     from zoo import resolve_workload
@@ -224,7 +223,7 @@ def _predict(args) -> None:
     workload = resolve_workload(label, input_size=args.input_size)
     mode = resolve_mode(sku, args.mode)
     ms = nominal_latency_ms(workload, sku, args.framework, mode, args.background)
-    for warning in unseen_by_calibration(sku, mode, args.framework):
+    for warning in sku.calibration.unseen(sku.name, mode, args.framework) if sku.calibration else []:
         print(f"twin: warning: {warning}", file=sys.stderr)
     if args.json:
         print(json.dumps({"latency_ms": ms, "model": label, "input_size": args.input_size, "sku": sku.name, "mode": mode,

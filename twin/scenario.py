@@ -141,8 +141,11 @@ def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
     if s.time.deployment_day >= s.time.days:
         problems.append(("time.deployment_day", f"must be < time.days ({s.time.days}), got {s.time.deployment_day}"))
     try:
-        s.workload_table()
+        resolve_workload(s.deployment.workload, s.base_dir)
     except InputError as exc:
-        key = "deployment.input_size" if s.deployment.input_size and "input size" in str(exc) else "deployment.workload"
-        problems.append((key, str(exc)))
+        return problems + [("deployment.workload", str(exc))]
+    try:
+        s.workload_table()  # the same network at deployment.input_size
+    except InputError as exc:
+        problems.append(("deployment.input_size", str(exc)))
     return problems

@@ -136,6 +136,20 @@ class CalibrationRecord(StrictModel):
     frameworks: list[str] = Field([], description="frameworks the rows ran")
     warnings: list[str] = Field([], description="what the fit could not do: physical bounds reached, terms not separated")
 
+    def unseen(self, sku_name: str, mode: str, framework: str) -> list[str]:
+        """Warnings for a prediction in a mode or framework no row of the fit ran in: its
+        parameters there are the base SKU's, which no measurement informed."""
+        if not self.modes:
+            return []
+        out = []
+        if mode not in self.modes:
+            out.append(f"{sku_name} was calibrated on rows in mode(s) {', '.join(self.modes)}; {mode} had none, so "
+                       f"its clocks are the base SKU's, not fitted (time rows in {mode} and calibrate again)")
+        if framework not in self.frameworks:
+            out.append(f"{sku_name} was calibrated on {', '.join(self.frameworks)} rows; {framework} had none, so its "
+                       f"overheads and efficiencies are the base SKU's, not fitted")
+        return out
+
 
 class SKU(StrictModel):
     name: str

@@ -28,7 +28,7 @@ from twin.sku import SKU, CalibrationRecord
 from zoo.workload import LAYER_KINDS, Workload
 
 __all__ = ["Calibration", "select_rows", "resolve_rows", "prediction_table", "calibrate", "leave_one_out", "apply_params",
-           "unseen_by_calibration", "PRIOR_WEIGHT", "MIN_SHARE"]
+           "PRIOR_WEIGHT", "MIN_SHARE"]
 
 TILE_GRID = {"channel_tile": (1, 8, 16, 32, 64), "spatial_tile": (1, 16, 32, 64, 128)}
 PRIOR_WEIGHT = 0.05   # residual per unit log-change of a parameter: a 2x move costs like a 3.5 % row error
@@ -316,19 +316,3 @@ def leave_one_out(rows: list[Row], base: SKU) -> pd.DataFrame:
         sku = _fit(train, base)[0]
         parts.append(prediction_table(test, sku))
     return pd.concat(parts).sort_values("row", kind="stable").reset_index(drop=True)
-
-
-def unseen_by_calibration(sku: SKU, mode: str, framework: str) -> list[str]:
-    """Warnings for a prediction in a mode or framework ``sku``'s calibration had no row in: its
-    parameters there are the base SKU's, which no measurement informed."""
-    record = sku.calibration
-    if record is None or not record.modes:
-        return []
-    out = []
-    if mode not in record.modes:
-        out.append(f"{sku.name} was calibrated on rows in mode(s) {', '.join(record.modes)}; {mode} had none, so "
-                   f"its clocks are the base SKU's, not fitted (time rows in {mode} and calibrate again)")
-    if framework not in record.frameworks:
-        out.append(f"{sku.name} was calibrated on {', '.join(record.frameworks)} rows; {framework} had none, so its "
-                   f"overheads and efficiencies are the base SKU's, not fitted")
-    return out
