@@ -87,7 +87,8 @@ def oracle_truth(snap: FleetSnapshot, devices: int | None, rng: np.random.Genera
 
 def nominal_snapshot(snap: FleetSnapshot) -> FleetSnapshot:
     """One factory-fresh device of the fleet's SKU and framework: the single-device view."""
-    return FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead)
+    return FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead,
+                         precision=snap.precision)
 
 
 def default_slo_ms(pruning, zoo: ZooModel, snap: FleetSnapshot, target: float) -> float:

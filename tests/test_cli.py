@@ -47,7 +47,8 @@ def test_skus_lists_the_catalogue():
     r = twin("skus", "--json")
     assert r.returncode == 0
     names = [s["name"] for s in json.loads(r.stdout)]
-    assert names == ["host-cpu", "jetson-agx-xavier", "jetson-nano", "jetson-xavier-nx"]
+    assert names == ["host-cpu", "jetson-agx-orin", "jetson-agx-xavier", "jetson-nano", "jetson-orin-nano",
+                     "jetson-orin-nx", "jetson-xavier-nx"]
 
 
 def test_console_scripts_are_installed():
@@ -60,7 +61,7 @@ def test_console_scripts_are_installed():
 BAD = {
     "unknown_key": (BASE + "fleet_size: 3\n", r"unknown_key.yaml: fleet_size: unknown key; allowed keys: .*fleet"),
     "unknown_nested_key": (BASE.replace("devices: 100", "devices: 100, colour: red"),
-                           r"fleet.colour: unknown key; allowed keys: battery, devices, framework, sku"),
+                           r"fleet.colour: unknown key; allowed keys: battery, devices, framework, precision, sku"),
     "wrong_type": (BASE.replace("devices: 100", "devices: lots"), r"fleet.devices: .*valid integer.*'lots'"),
     "zero_count": (BASE.replace("devices: 100", "devices: 0"), r"fleet.devices: .*greater than 0, got 0"),
     "negative_days": (BASE.replace("days: 5", "days: -5"), r"time.days: .*greater than 0, got -5"),

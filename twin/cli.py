@@ -73,10 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", help="zoo name (hdap models)")
     pr.add_argument("--model-file", metavar="F.pt", help="pruned model: reads the .json spec beside it")
     pr.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
-    pr.add_argument("--mode", default="", help="power mode (default: the SKU's top mode)")
+    pr.add_argument("--mode", default="", help="power mode (default: the SKU's default, else its top mode)")
+    pr.add_argument("--clocks", metavar="gpu_mhz=X,emc_mhz=Y,cpu_mhz=Z,cpu_cores=N",
+                    help="run at these clocks instead of a named mode (any subset; the rest as --mode)")
     pr.add_argument("--framework", default="pytorch")
+    pr.add_argument("--precision", help="fp32, fp16 or int8, as the framework offers (default: its first)")
     pr.add_argument("--background", type=float, default=0.0, metavar="CORES", help="busy background cores (default 0)")
-    pr.add_argument("--json", action="store_true", help="print {latency_ms, ...}")
+    pr.add_argument("--wall", action="store_true",
+                    help="power and energy of the whole system at the socket (module, carrier board, supply), as "
+                         "MLPerf's meter sees it, instead of the module's")
+    pr.add_argument("--json", action="store_true", help="print {latency_ms, power_w, energy_mj, ...}")
     k = sub.add_parser("skus", help="list the hardware catalogue")
     k.add_argument("--json", action="store_true")
     return p
@@ -148,7 +154,10 @@ def _latency(args) -> None:
         print(json.dumps({**stats, "model": args.model, "day": day, "input_size": args.input_size, "flops": flops}))
         return
     devices = args.devices or scenario.fleet.devices
-    print(f"{args.model} on {scenario.name} ({devices:,} x {scenario.fleet.sku}, {scenario.fleet.framework}), day {day}:")
+    precision = f" {scenario.fleet.precision}" if scenario.fleet.precision else ""
+    size = f" at {args.input_size}x{args.input_size}" if args.input_size else ""
+    print(f"{args.model}{size} on {scenario.name} ({devices:,} x {scenario.fleet.sku}, {scenario.fleet.framework}{precision}), "
+          f"day {day}:")
     print(f"mean {stats['mean_ms']:.2f} ms, p50 {p50:.2f}, p95 {p95:.2f}, p99 {p99:.2f}")
 
 
@@ -184,11 +193,11 @@ def _calibrate(args) -> None:
     path = Path(args.measurements)
     rows = resolve_rows(select_rows(read_measurements(path), base.name, str(path)), base, path.parent, str(path))
     cal = calibrate(rows, base, source=path.name, search_tiles=args.search_tiles)
-    tiles = {"channel_tile": cal.sku.channel_tile, "spatial_tile": cal.sku.spatial_tile}
+    tiles = {k: getattr(cal.sku, k) for k in ("channel_tile", "spatial_tile", "input_channel_tile")}
     loo = leave_one_out(rows, base.model_copy(update=tiles)) if args.leave_one_out else None
     cols = ["row", "board_id", "framework", "mode", "background_cores", "model", "arch_hash", "measured_ms",
             "predicted_ms", "error_pct"]
-    table = cal.table[cols].copy()
+    table = cal.table[cols + [c for c in ("measured_w", "predicted_w", "energy_error_pct") if c in cal.table]].copy()
     if loo is not None:
         table["loo_predicted_ms"], table["loo_error_pct"] = loo["predicted_ms"].to_numpy(), loo["error_pct"].to_numpy()
     print(f"{base.name}: {len(rows)} rows of {path}")
@@ -198,6 +207,9 @@ def _calibrate(args) -> None:
         print(f"  {name}: {before:.4g} -> {after:.4g}")
     err = cal.table["error_pct"].abs()
     print(f"fit: MAPE {err.mean():.2f} %, max {err.max():.2f} % over {len(rows)} rows")
+    if "energy_error_pct" in cal.table:
+        energy = cal.table["energy_error_pct"].dropna().abs()
+        print(f"energy per inference: MAPE {energy.mean():.2f} %, max {energy.max():.2f} % over {len(energy)} power row(s)")
     if loo is not None:
         print(f"leave one network out: MAPE {loo['error_pct'].abs().mean():.2f} %, max {loo['error_pct'].abs().max():.2f} %")
     if cal.board_speed_sd is not None:
@@ -210,28 +222,43 @@ def _calibrate(args) -> None:
 
 
 def _predict(args) -> None:
-    from twin.latency import nominal_latency_ms, resolve_mode
-    from twin.sku import load_sku
+    from twin.latency import nominal_inference, resolve_mode
+    from twin.sku import load_sku, parse_clocks, with_clocks
     from zoo import resolve_workload
 
     if bool(args.model) == bool(args.model_file):
         raise InputError("predict: give exactly one of --model NAME or --model-file F.pt")
-    if args.background < 0:
-        raise InputError(f"--background must be >= 0 cores, got {args.background}")
+    if not 0 <= args.background < 1e4:
+        raise InputError(f"--background must be a number of cores >= 0, got {args.background}")
     sku = load_sku(args.sku)
+    if args.framework not in sku.frameworks:
+        raise InputError(f"--framework: {args.framework!r} is not available on {sku.name}; allowed: {', '.join(sku.frameworks)}")
     label = str(args.model_file or args.model)
     workload = resolve_workload(label, input_size=args.input_size)
     mode = resolve_mode(sku, args.mode)
-    ms = nominal_latency_ms(workload, sku, args.framework, mode, args.background)
-    for warning in sku.calibration.unseen(sku.name, mode, args.framework) if sku.calibration else []:
+    if args.clocks is not None:
+        sku, mode = with_clocks(sku, parse_clocks(args.clocks, "--clocks"), mode)
+    precision = sku.precision_of(args.framework, args.precision)[0]
+    inf = nominal_inference(workload, sku, args.framework, mode, args.background, precision)
+    warnings = sku.calibration.unseen(sku.name, mode, args.framework, precision) if sku.calibration else []
+    if sku.power is None and args.wall:
+        warnings.append(f"{sku.name} has no power model: power and energy are not predicted")
+    for warning in warnings:
         print(f"twin: warning: {warning}", file=sys.stderr)
+    power = inf.wall_w if args.wall else inf.power_w
+    energy = inf.wall_energy_mj if args.wall else inf.energy_mj
     if args.json:
-        print(json.dumps({"latency_ms": ms, "model": label, "input_size": args.input_size, "sku": sku.name, "mode": mode,
-                          "framework": args.framework,
-                          "background_cores": args.background, "flops": workload.dense_flops}))
+        print(json.dumps({"latency_ms": inf.latency_ms, "power_w": power, "energy_mj": energy,
+                          "power_scope": "wall" if args.wall else "module", "model": label,
+                          "input_size": args.input_size, "sku": sku.name, "mode": mode, "framework": args.framework,
+                          "precision": precision, "background_cores": args.background, "flops": workload.dense_flops,
+                          "gpu_util": inf.gpu_util, "memory_util": inf.memory_util}))
         return
     size = f" at {args.input_size}x{args.input_size}" if args.input_size else ""
-    print(f"{label}{size} on {sku.name} ({mode}, {args.framework}, {args.background:g} background cores): {ms:.3f} ms")
+    watts = "" if power is None else (f"; {power:.2f} W {'at the wall' if args.wall else 'module'}, "
+                                      f"{energy:.2f} mJ per inference")
+    print(f"{label}{size} on {sku.name} ({mode}, {args.framework} {precision}, {args.background:g} background cores): "
+          f"{inf.latency_ms:.3f} ms{watts}")
 
 
 def _skus(args) -> None:

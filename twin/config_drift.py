@@ -62,7 +62,7 @@ class ConfigurationDrift(StrictModel):
 
 def mode_weights(shares: dict[str, float], sku: SKU) -> np.ndarray:
     """Cumulative probabilities over the SKU's modes (all weight on the top mode if empty)."""
-    shares = shares or {sku.top_mode: 1.0}
+    shares = shares or {sku.usual_mode: 1.0}
     w = np.array([shares.get(m, 0.0) for m in sku.mode_names])
     return np.cumsum(w / w.sum())[:-1]
 

@@ -97,10 +97,11 @@ class FleetSnapshot:
     firmware_overhead: np.ndarray = field(repr=False)  # (releases + 1, layer kinds) overhead scales
     day: int = 0
     zone_names: tuple[str, ...] = ()
+    precision: str | None = None  # the framework's precision (None: its default)
 
     def __len__(self) -> int:
         return len(self.state)
 
     def take(self, index) -> "FleetSnapshot":
         return FleetSnapshot(self.state.take(index), self.sku, self.framework,
-                             self.firmware_overhead, self.day, self.zone_names)
+                             self.firmware_overhead, self.day, self.zone_names, self.precision)

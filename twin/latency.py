@@ -31,7 +31,7 @@ from twin.sku import SKU
 from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, Workload
 
 __all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "resolve_mode",
-           "nominal_state", "nominal_latency_ms", "power_w", "energy_j"]
+           "nominal_state", "nominal_latency_ms", "Inference", "nominal_inference", "power_w", "energy_j"]
 
 _KIND = {k: i for i, k in enumerate(LAYER_KINDS)}
 _CHANNEL_ALIGNED = np.array([k in ("conv", "dwconv", "linear") for k in LAYER_KINDS])
@@ -66,6 +66,7 @@ def mode_table(sku: SKU) -> ModeTable:
 def _build_mode_table(sku: SKU) -> ModeTable:
     modes = [sku.power_modes[m] for m in sku.mode_names]
     top = sku.power_modes[sku.top_mode]
+    power = [sku.mode_power_w(m) for m in sku.mode_names]
     arr = lambda xs: np.array(xs, dtype=np.float32)  # noqa: E731
     return ModeTable(
         compute_frac=arr([m.compute_mhz * m.compute_units / (top.compute_mhz * top.compute_units) for m in modes]),
@@ -73,8 +74,8 @@ def _build_mode_table(sku: SKU) -> ModeTable:
         cpu_frac=arr([m.cpu_mhz / top.cpu_mhz for m in modes]),
         memory_frac=arr([m.memory_mhz / top.memory_mhz for m in modes]),
         cpu_cores=arr([m.cpu_cores for m in modes]),
-        power_w=arr([m.power_w for m in modes]),
-        idle_w=arr([m.idle_w for m in modes]))
+        power_w=arr([p[1] for p in power]),
+        idle_w=arr([p[0] for p in power]))
 
 
 def slowdowns(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,21 +118,23 @@ class LatencyModel:
     """A workload compiled for one SKU and framework: evaluates any number of devices fast."""
 
     def __init__(self, workload: Workload, sku: SKU, framework: str = "pytorch",
-                 firmware_overhead: np.ndarray | None = None):
+                 firmware_overhead: np.ndarray | None = None, precision: str | None = None):
         if framework not in sku.frameworks:
             raise InputError(f"framework {framework!r} is not available on {sku.name}; "
                              f"allowed: {', '.join(sku.frameworks)}")
         prof = sku.frameworks[framework]
+        self.precision, spec, element_bytes = sku.precision_of(framework, precision)
         kind = workload.kind.astype(np.intp)
         live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
-        eff = np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind]
+        eff = np.minimum(1.0, spec.efficiency_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
         work = workload.flops * _tile_padding(workload, kind, sku)
         winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
         work = np.where(winograd, work / prof.winograd_speedup, work)
         if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
             eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
-        tc = np.where(live, work / ((prof.peak_gmacs or sku.peak_gmacs) * 1e9 * np.maximum(eff, 1e-12)), 0.0)
-        tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (sku.element_bytes / ELEMENT_BYTES)
+        peak = (prof.peak_gmacs or sku.peak_gmacs) * spec.peak_scale * 1e9
+        tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
+        tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES)
                       / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
         over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)
         fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
@@ -209,13 +212,13 @@ class LatencyModel:
 
 def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:
     """Noise-free batch-1 latency (ms) of ``workload`` on every device of ``snapshot``."""
-    model = LatencyModel(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead)
+    model = LatencyModel(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision)
     return model.snapshot_ms(snapshot)
 
 
 def resolve_mode(sku: SKU, power_mode: str = "", threads: int = 0) -> str:
     """The power mode a measurement ran in: as named; else, on a CPU SKU, the mode with that many
-    threads; else the SKU's top mode."""
+    threads; else the SKU's usual mode (its default, else its top mode)."""
     if power_mode:
         if power_mode not in sku.power_modes:
             raise InputError(f"unknown power mode {power_mode!r} of {sku.name}; allowed: {', '.join(sku.mode_names)}")
@@ -226,7 +229,7 @@ def resolve_mode(sku: SKU, power_mode: str = "", threads: int = 0) -> str:
                 return name
         raise InputError(f"{sku.name} has no power mode with {threads} thread(s); modes: "
                          + ", ".join(f"{n} ({m.compute_units})" for n, m in sku.power_modes.items()))
-    return sku.top_mode
+    return sku.usual_mode
 
 
 def nominal_state(sku: SKU, mode: str, background_cores: float = 0.0) -> FleetState:
@@ -237,11 +240,43 @@ def nominal_state(sku: SKU, mode: str, background_cores: float = 0.0) -> FleetSt
 
 
 def nominal_latency_ms(workload: Workload, sku: SKU, framework: str = "pytorch", mode: str | None = None,
-                       background_cores: float = 0.0) -> float:
+                       background_cores: float = 0.0, precision: str | None = None) -> float:
     """Latency (ms) of ``workload`` on one nominal device: what ``twin predict`` prints."""
-    state = nominal_state(sku, resolve_mode(sku, mode or ""), background_cores)
-    a, b, g = slowdowns(state, sku)
-    return float(1e3 * LatencyModel(workload, sku, framework).latency_s(a, b, g)[0])
+    return nominal_inference(workload, sku, framework, mode, background_cores, precision).latency_ms
+
+
+@dataclass(frozen=True)
+class Inference:
+    """One inference on one nominal device: how long, how busy the GPU and DRAM were, what it drew."""
+
+    latency_ms: float
+    gpu_util: float       # compute-busy share of the latency
+    memory_util: float    # DRAM-busy share of the latency
+    power_w: float | None  # module power while inferring (None: the SKU has no power model)
+    wall_w: float | None   # whole system at the socket
+
+    @property
+    def energy_mj(self) -> float | None:
+        return None if self.power_w is None else self.power_w * self.latency_ms
+
+    @property
+    def wall_energy_mj(self) -> float | None:
+        return None if self.wall_w is None else self.wall_w * self.latency_ms
+
+
+def nominal_inference(workload: Workload, sku: SKU, framework: str = "pytorch", mode: str | None = None,
+                      background_cores: float = 0.0, precision: str | None = None) -> Inference:
+    """Latency, utilisation and power of ``workload`` on one nominal device (``twin predict``)."""
+    mode = resolve_mode(sku, mode or "")
+    a, b, g = (float(x[0]) for x in slowdowns(nominal_state(sku, mode, background_cores), sku))
+    lm = LatencyModel(workload, sku, framework, precision=precision)
+    latency = float(lm.latency_s(np.float32([a]), np.float32([b]), np.float32([g]))[0])
+    gpu = float(a * lm.compute_s.sum()) / latency
+    memory = float(b * lm.memory_s.sum()) / latency
+    if sku.power is None:
+        return Inference(1e3 * latency, gpu, memory, None, None)
+    module = sku.module_power_w(mode, gpu, memory)
+    return Inference(1e3 * latency, gpu, memory, module, sku.wall_power_w(module))
 
 
 def power_w(s: FleetState, sku: SKU) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -45,7 +45,7 @@ def measure(workload: Workload | LatencyModel, snapshot: FleetSnapshot, repeats:
     """Noisy repeated latency measurements of ``workload`` on every device of ``snapshot``."""
     noise = noise or MeasurementNoise()
     model = workload if isinstance(workload, LatencyModel) else LatencyModel(
-        workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead)
+        workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision)
     exact = model.snapshot_ms(snapshot)
     shape = (len(exact), repeats)
     runs = exact[:, None] * rng.lognormal(0.0, noise.sigma, shape)

@@ -37,6 +37,7 @@ class FleetSpec(StrictModel):
     sku: str = Field(description="catalogue name (twin skus) or path to a SKU YAML file")
     devices: PositiveInt
     framework: str = "pytorch"
+    precision: str | None = Field(None, description="the framework's precision, e.g. fp16 or int8 (default: its first)")
     battery: bool = Field(False, description="devices run on the SKU's battery pack")
 
 
@@ -131,6 +132,11 @@ def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
     if s.fleet.framework not in sku.frameworks:
         problems.append(("fleet.framework", f"{s.fleet.framework!r} is not available on {sku.name}; "
                                             f"allowed: {', '.join(sku.frameworks)}"))
+    elif s.fleet.precision is not None:
+        try:
+            sku.precision_of(s.fleet.framework, s.fleet.precision)
+        except InputError as exc:
+            problems.append(("fleet.precision", str(exc)))
     if s.fleet.battery and sku.battery is None:
         problems.append(("fleet.battery", f"{sku.name} has no battery pack in its SKU file"))
     for key in ("initial", "preferences"):

@@ -241,7 +241,8 @@ def _context(scenario: Scenario, snapshot_days) -> _Context:
     fleet_rng = np.random.Generator(np.random.PCG64(Streams(scenario.seed).sequence("fleet")))
     peak, mean = zone_weather(scenario.environment, scenario.time.start, scenario.time.days, fleet_rng)
     pm = scenario.drift.power_modes
-    return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw),
+    return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw,
+                                                scenario.fleet.precision),
                     peak, mean, fw, mode_weights(pm.initial, sku), mode_weights(pm.preferences or pm.initial, sku),
                     tuple(sorted(set(snapshot_days))))
 
@@ -283,7 +284,7 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
 
     def snap(states, day):
         return FleetSnapshot(FleetState.concat(states), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
-                             day, zones)
+                             day, zones, scenario.fleet.precision)
 
     fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
     history = merge_history(recorders, scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)

@@ -23,14 +23,14 @@ from scipy.optimize import least_squares
 
 from testbed.errors import InputError
 from twin.calibration.measurement_csv import arch_hash, row_architecture
-from twin.latency import LatencyModel, nominal_latency_ms, nominal_state, resolve_mode, slowdowns
-from twin.sku import SKU, CalibrationRecord
+from twin.latency import Inference, LatencyModel, nominal_inference, nominal_state, resolve_mode, slowdowns
+from twin.sku import SKU, CalibrationRecord, parse_clocks, with_clocks
 from zoo.workload import LAYER_KINDS, Workload
 
 __all__ = ["Calibration", "select_rows", "resolve_rows", "prediction_table", "calibrate", "leave_one_out", "apply_params",
            "PRIOR_WEIGHT", "MIN_SHARE"]
 
-TILE_GRID = {"channel_tile": (1, 8, 16, 32, 64), "spatial_tile": (1, 16, 32, 64, 128)}
+TILE_GRID = {"channel_tile": (1, 8, 16, 32, 64, 128), "spatial_tile": (1, 16, 32, 64, 128), "input_channel_tile": (1, 64)}
 PRIOR_WEIGHT = 0.05   # residual per unit log-change of a parameter: a 2x move costs like a 3.5 % row error
 MIN_SHARE = 0.03      # a term is fitted only if it is at least this share of its rows' predicted time
 NOISE_FLOOR = 0.03    # a row's residual is weighted by NOISE_FLOOR / its spread: noisy configurations count less
@@ -41,6 +41,8 @@ CLOCK_HEADROOM = 1.15  # a mode's effective clock at most 15 % above the highest
 OVERHEAD_RANGE = 10.0  # per-layer framework overheads within 10x of the base SKU's sourced values
 CALL_SHARE = 0.5       # a per-inference overhead at most half the fastest row's latency
 SEPARATION = 0.98      # parameters whose effects on the rows correlate this much cannot be told apart
+PRECISION_RANGE = 3.0  # a precision's kernels reach within 3x of the share of peak the default precision's do
+POWER_RANGE = 3.0      # the fitted dynamic power within 3x of the base SKU's sourced values
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class Row:
     measured_ms: float
     workload: Workload
     spread: float = NOISE_FLOOR  # sd of log latency over the row's raw repeats (robust), at least NOISE_FLOOR
+    precision: str | None = None  # None: the framework's default
+    clocks: tuple[tuple[str, float], ...] = ()  # the clocks it ran at, where no mode of the SKU names them
+    power_w: float | None = None  # measured power while inferring ...
+    power_scope: str = ""         # ... of the module ("module") or the whole system at the socket ("wall")
 
 
 @dataclass
@@ -103,18 +109,68 @@ def resolve_rows(df: pd.DataFrame, sku: SKU, base_dir: str | Path, source: str) 
         if r["framework"] not in sku.frameworks:
             raise InputError(f"{where}framework: {r['framework']!r} is not a framework of {sku.name}; "
                              f"allowed: {', '.join(sku.frameworks)}")
-        try:
-            mode = resolve_mode(sku, r["power_mode"], int(r["threads"]))
-        except InputError as exc:
-            raise InputError(f"{where}power_mode: {exc}") from None
+        mode, clocks = _row_mode(sku, r, where)
+        precision = str(r["precision"]).strip() or None
+        if precision is not None:
+            try:
+                sku.precision_of(r["framework"], precision)
+            except InputError as exc:
+                raise InputError(f"{where}precision: {exc}") from None
+        power, scope = _row_power(r, where)
         zoo = get_model(model, size)
         widths = zoo.full_widths if widths is None else widths
         label = (model if tuple(widths) == tuple(zoo.full_widths) else f"{model}*") + ("" if size is None else f"@{size}")
         workload = zoo.workload(widths)
         out.append(Row(i + 2, str(r["board_id"]), label, arch_hash(model, widths, size),
                        r["framework"], mode, float(r["background_cores"]), float(r["latency_ms"]),
-                       workload, _spread(r.get("raw_ms", ""), where)))
+                       workload, _spread(r.get("raw_ms", ""), where), precision, clocks, power, scope))
     return out
+
+
+def _row_mode(sku: SKU, r, where: str) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """The mode a row ran in: the SKU's mode it names (its clocks are then only a record); else, on
+    a CPU SKU, the mode of its thread count (an OS's clock reading is not the turbo clock the
+    cores run at); else the clocks it gives, the rest as the SKU's usual mode; else the usual mode."""
+    name, clocks, threads = str(r["power_mode"]).strip(), str(r.get("clocks", "") or "").strip(), int(r["threads"])
+    if name in sku.power_modes or not clocks or (sku.contention.shared_cores and threads > 0):
+        try:
+            return resolve_mode(sku, name, threads), ()
+        except InputError as exc:
+            raise InputError(f"{where}power_mode: {exc} (or give the clocks it ran at: "
+                             f"gpu_mhz=..;emc_mhz=..;cpu_mhz=..;cpu_cores=..)") from None
+    given = parse_clocks(clocks, f"{where}clocks")
+    try:
+        mode = with_clocks(sku, given)[1]
+    except InputError as exc:
+        raise InputError(f"{where}{exc}") from None
+    return mode, tuple(given.items())
+
+
+def _row_power(r, where: str) -> tuple[float | None, str]:
+    """A row's measured power (W) and whether it is the module's or the whole system's at the wall."""
+    text = str(r.get("power_w", "") or "").strip()
+    if not text:
+        return None, ""
+    try:
+        watts = float(text)
+    except ValueError:
+        watts = float("nan")
+    if not 0 < watts < 1e4:
+        raise InputError(f"{where}power_w: must be a positive number of watts, got {text!r}")
+    scope = str(r.get("power_scope", "") or "").strip().lower()
+    if scope.startswith("wall"):
+        return watts, "wall"
+    if scope.startswith(("module", "vdd_in")):
+        return watts, "module"
+    raise InputError(f"{where}power_scope: must say where power was measured: 'wall ...' (whole system at the "
+                     f"socket) or 'module ...' (the module's input rail, VDD_IN), got {scope!r}")
+
+
+def with_row_modes(sku: SKU, rows: list[Row]) -> SKU:
+    """``sku`` with a mode for every row that ran at clocks of its own (the fitted SKU drops them)."""
+    for clocks in dict.fromkeys(r.clocks for r in rows if r.clocks):
+        sku = with_clocks(sku, dict(clocks))[0]
+    return sku
 
 
 def _spread(raw: str, where: str) -> float:
@@ -164,12 +220,19 @@ def _candidate_params(base: SKU, rows: list[Row]) -> list[_Param]:
                 params.append(_Param(f"frameworks.{fw}.efficiency.{kind}", prof.efficiency[kind], True, 1e-4, 1.0))
         if prof.occupancy_half_mmacs > 0 and share[on, 1 + LAYER_KINDS.index("conv")].mean() >= MIN_SHARE:
             params.append(_Param(f"frameworks.{fw}.occupancy_half_mmacs", prof.occupancy_half_mmacs, True, 1e-3, 1e5))
+        default = base.precision_of(fw)[0]
+        for precision in sorted({r.precision for r, o in zip(rows, on) if o and r.precision not in (None, default)}):
+            scale = base.frameworks[fw].precisions[precision].efficiency_scale
+            params.append(_Param(f"frameworks.{fw}.precisions.{precision}.efficiency_scale", scale, True,
+                                 scale / PRECISION_RANGE, scale * PRECISION_RANGE))
     if share[:, -1].mean() >= MIN_SHARE:
         params.append(_Param("memory_efficiency", base.memory_efficiency, True, 1e-3, 1.0))
     top = base.power_modes[base.top_mode]
     max_compute = max(m.compute_mhz for m in base.power_modes.values()) * CLOCK_HEADROOM
     max_cpu = max(m.cpu_mhz for m in base.power_modes.values()) * CLOCK_HEADROOM
-    for mode in sorted({r.mode for r in rows} - {base.top_mode}):
+    # the top mode is the reference the efficiencies are defined at, and rows in the usual mode alone
+    # cannot tell its clocks from the efficiencies: both keep their sourced clocks
+    for mode in sorted({r.mode for r in rows if not r.clocks} - {base.top_mode, base.usual_mode}):
         m = base.power_modes[mode]
         hi = min(top.compute_mhz * top.compute_units / m.compute_units, max_compute)
         params.append(_Param(f"power_modes.{mode}.compute_mhz", m.compute_mhz, True, 1.0, hi))
@@ -182,6 +245,7 @@ def _candidate_params(base: SKU, rows: list[Row]) -> list[_Param]:
 
 
 def _slowdowns(r: Row, sku: SKU) -> tuple[float, float, float]:
+    sku = with_row_modes(sku, [r])
     a, b, g = slowdowns(nominal_state(sku, r.mode, r.background_cores), sku)
     return float(a[0]), float(b[0]), float(g[0])
 
@@ -189,7 +253,7 @@ def _slowdowns(r: Row, sku: SKU) -> tuple[float, float, float]:
 def _time_terms(r: Row, sku: SKU) -> np.ndarray:
     """A row's predicted time split into overhead, compute-bound time per kind and memory-bound time."""
     a, b, g = _slowdowns(r, sku)
-    lm = LatencyModel(r.workload, sku, r.framework)
+    lm = LatencyModel(r.workload, sku, r.framework, precision=r.precision)
     comp, mem = a * lm.compute_s, b * lm.memory_s
     bound = comp >= mem
     by_kind = np.bincount(lm.kind[bound], comp[bound], minlength=len(LAYER_KINDS))
@@ -198,8 +262,19 @@ def _time_terms(r: Row, sku: SKU) -> np.ndarray:
 
 def _predict_s(rows: list[Row], sku: SKU) -> np.ndarray:
     """Rows' latency (s) under ``sku``, by the same path as ``twin predict``."""
-    return 1e-3 * np.array([nominal_latency_ms(r.workload, sku, r.framework, r.mode, r.background_cores)
-                            for r in rows])
+    return 1e-3 * np.array([i.latency_ms for i in _infer(rows, sku)])
+
+
+def _infer(rows: list[Row], sku: SKU) -> list[Inference]:
+    sku = with_row_modes(sku, rows)
+    return [nominal_inference(r.workload, sku, r.framework, r.mode, r.background_cores, r.precision) for r in rows]
+
+
+def _power_in_scope(r: Row, i: Inference) -> float:
+    """The predicted power a row's meter would read (nan where it measured none or the SKU has no model)."""
+    if r.power_w is None or i.power_w is None:
+        return float("nan")
+    return i.wall_w if r.power_scope == "wall" else i.power_w
 
 
 def _fit(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, float]], float]:
@@ -259,14 +334,14 @@ def _diagnose(params: list[_Param], x: np.ndarray, lo: np.ndarray, hi: np.ndarra
 
 
 def _fit_tiles(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, float]]]:
-    """The fit at every tile size pair of TILE_GRID; the lowest squared log error wins."""
+    """The fit at every combination of TILE_GRID's tile sizes; the lowest squared log error wins."""
+    from itertools import product
+
     best = None
-    for ct in TILE_GRID["channel_tile"]:
-        for st in TILE_GRID["spatial_tile"]:
-            sku, params, sse, warnings = _fit(rows, base.model_copy(update={"channel_tile": ct, "spatial_tile": st}))
-            if best is None or sse < best[2] - 1e-12:
-                best = (sku, {"channel_tile": (base.channel_tile, ct), "spatial_tile": (base.spatial_tile, st), **params},
-                        sse, warnings)
+    for tiles in (dict(zip(TILE_GRID, combo)) for combo in product(*TILE_GRID.values())):
+        sku, params, sse, warnings = _fit(rows, base.model_copy(update=tiles))
+        if best is None or sse < best[2] - 1e-12:
+            best = (sku, {**{k: (getattr(base, k), v) for k, v in tiles.items()}, **params}, sse, warnings)
     return best[0], best[1], best[3]
 
 
@@ -278,7 +353,40 @@ def prediction_table(rows: list[Row], sku: SKU) -> pd.DataFrame:
                        "arch_hash": [r.arch_hash for r in rows], "measured_ms": [r.measured_ms for r in rows],
                        "predicted_ms": 1e3 * _predict_s(rows, sku)})
     df["error_pct"] = 100 * (df["predicted_ms"] / df["measured_ms"] - 1)
+    if any(r.power_w is not None for r in rows):
+        df["precision"] = [r.precision or "" for r in rows]
+        df["power_scope"] = [r.power_scope for r in rows]
+        df["measured_w"] = [np.nan if r.power_w is None else r.power_w for r in rows]
+        df["predicted_w"] = [_power_in_scope(r, i) for r, i in zip(rows, _infer(rows, sku))]
+        df["energy_error_pct"] = 100 * (df["predicted_w"] * df["predicted_ms"] / (df["measured_w"] * df["measured_ms"]) - 1)
     return df
+
+
+def _fit_power(rows: list[Row], sku: SKU) -> tuple[SKU, float, str]:
+    """One scale on the power model's dynamic terms (GPU, memory, CPU together: their split stays
+    the sourced one) so that the rows' measured power is met in log least squares, latency as
+    fitted. One row fixes it exactly; more rows show how well the split holds."""
+    from scipy.optimize import minimize_scalar
+
+    measured = np.log([r.power_w for r in rows])
+
+    def scaled(s: float) -> SKU:
+        p = sku.power
+        return sku.model_copy(update={"power": p.model_copy(update={
+            "gpu_w": p.gpu_w * s, "memory_w": p.memory_w * s, "cpu_core_w": p.cpu_core_w * s})})
+
+    def loss(log_s: float) -> float:
+        inf = _infer(rows, scaled(float(np.exp(log_s))))
+        return float(np.sum((np.log([_power_in_scope(r, i) for r, i in zip(rows, inf)]) - measured) ** 2))
+
+    bound = float(np.log(POWER_RANGE))
+    log_s = minimize_scalar(loss, bounds=(-bound, bound), method="bounded", options={"xatol": 1e-5}).x
+    s = float(f"{np.exp(log_s):.4g}")
+    warning = ""
+    if abs(abs(log_s) - bound) < 1e-3:
+        warning = (f"power.dynamic_scale ended on its bound {s:.3g}: the measured power is outside what the sourced "
+                   f"static and dynamic terms can reach (check power_scope, the carrier board and supply efficiency)")
+    return scaled(s), s, warning
 
 
 def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool = False) -> Calibration:
@@ -289,6 +397,13 @@ def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool =
         sku, params, warnings = _fit_tiles(rows, base)
     else:
         sku, params, _, warnings = _fit(rows, base)
+    power_rows = [r for r in rows if r.power_w is not None]
+    if power_rows and sku.power is not None:
+        sku, scale, warning = _fit_power(power_rows, sku)
+        params["power.dynamic_scale"] = (1.0, scale)
+        warnings = warnings + ([warning] if warning else [])
+    elif power_rows:
+        warnings = warnings + [f"{len(power_rows)} row(s) give power but {base.name} has no power model to fit"]
     table = prediction_table(rows, sku)
     boards = sorted({r.board_id for r in rows if r.board_id})
     board_sd = None
@@ -300,7 +415,9 @@ def calibrate(rows: list[Row], base: SKU, source: str = "", search_tiles: bool =
         fit_mape_pct=round(float(table["error_pct"].abs().mean()), 3),
         fit_max_error_pct=round(float(table["error_pct"].abs().max()), 3), boards=max(len(boards), 1),
         board_speed_sd=None if board_sd is None else round(board_sd, 5),
-        modes=sorted({r.mode for r in rows}), frameworks=sorted({r.framework for r in rows}), warnings=warnings)
+        modes=sorted({r.mode for r in rows if not r.clocks}), frameworks=sorted({r.framework for r in rows}),
+        precisions=sorted({f"{r.framework}/{sku.precision_of(r.framework, r.precision)[0]}" for r in rows}),
+        power_rows=len(power_rows) if sku.power is not None else 0, warnings=warnings)
     return Calibration(sku.model_copy(update={"calibration": record}), table, params, board_sd, warnings)
 
 

@@ -2,7 +2,10 @@
 
 One row is one network timed on one board in one configuration: batch-1 median latency over
 ``repeats`` timed runs, the raw runs, and what the board was (SKU, power mode, background load,
-threads, clocks, torch version). ``twin board-bench`` writes it, ``twin calibrate`` fits a SKU to
+threads, clocks, precision, torch version), and where a meter read it, the power drawn while
+inferring (``power_w``) and where (``power_scope``: ``module`` input rail or ``wall`` socket).
+A row's mode is the SKU's mode ``power_mode`` names; a row that names none of its modes but gives
+``clocks`` (``gpu_mhz=..;emc_mhz=..;cpu_mhz=..;cpu_cores=..``, any subset) ran at those clocks. ``twin board-bench`` writes it, ``twin calibrate`` fits a SKU to
 it, ``hdap validate`` compares the twin's predictions with it. The published Jetson file
 (shared/data/jetson_published_latency.csv) is a file of this format that leaves out the optional
 columns, and is read as it is.
@@ -28,12 +31,13 @@ __all__ = ["COLUMNS", "REQUIRED", "arch_hash", "write_rows", "read_measurements"
 
 COLUMNS = ("board_id", "sku", "power_mode", "background_cores", "framework", "precision", "model", "widths",
            "arch_hash", "model_file", "input_shape", "batch", "threads", "warmup", "repeats", "latency_ms",
-           "raw_ms", "torch_version", "clocks", "timestamp", "source")
+           "raw_ms", "torch_version", "clocks", "timestamp", "source", "power_w", "power_scope")
 REQUIRED = ("sku", "model", "framework", "latency_ms")
 # what an optional column means when a file leaves it out (power_mode "": the SKU's top mode)
 _DEFAULTS = {"board_id": "", "power_mode": "", "background_cores": 0.0, "precision": "", "widths": "",
              "arch_hash": "", "model_file": "", "input_shape": "", "batch": 1, "threads": 0, "warmup": 0,
-             "repeats": 1, "raw_ms": "", "torch_version": "", "clocks": "", "timestamp": "", "source": ""}
+             "repeats": 1, "raw_ms": "", "torch_version": "", "clocks": "", "timestamp": "", "source": "",
+             "power_w": "", "power_scope": ""}
 
 
 def arch_hash(model: str, widths, input_size: int | None = None) -> str:
@@ -49,16 +53,18 @@ def write_rows(path: str | Path, rows: list[dict]) -> None:
     path = Path(path)
     old = path.read_text() if path.is_file() else ""
     if old:
-        header = next(csv.reader(io.StringIO(old)), [])
-        if tuple(header) != COLUMNS:
+        header = tuple(next(csv.reader(io.StringIO(old)), []))
+        if not header or header != COLUMNS[:len(header)]:  # a file of an earlier release lacks the last columns
             raise InputError(f"{path}: exists with other columns than a measurement file's; "
                              f"write to a new file (columns: {', '.join(COLUMNS)})")
+    else:
+        header = COLUMNS
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=header, lineterminator="\n", extrasaction="ignore")
     if not old:
         writer.writeheader()
     for row in rows:
-        writer.writerow({c: row.get(c, _DEFAULTS.get(c, "")) for c in COLUMNS})
+        writer.writerow({c: row.get(c, _DEFAULTS.get(c, "")) for c in header})
     atomic_write_text(path, old + buf.getvalue())
 
 
