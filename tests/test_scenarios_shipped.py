@@ -12,7 +12,8 @@ SHIPPED = sorted((REPO / "scenarios").glob("*.yaml"))
 
 def test_the_required_scenarios_are_shipped():
     names = {p.stem for p in SHIPPED}
-    assert {"quickstart", "jetson-nano-2y", "xavier-nx-hot", "million", "nano-resnet50", "resnet56-digits"} <= names
+    assert {"quickstart", "jetson-nano-2y", "xavier-nx-hot", "million", "nano-resnet50", "resnet56-digits",
+            "xavier-nx-modes", "orin-nano-modes"} <= names
     assert load_scenario(REPO / "scenarios" / "million.yaml").fleet.devices == 1_000_000
 
 
