@@ -55,8 +55,8 @@ def test_catalogue_modes_follow_the_sourced_nvpmodel_tables():
 def test_shipped_files_reproduce_the_shared_rows(name):
     table = prediction_table(rows_of(name), load_sku(name))
     err = table["error_pct"].abs()
-    # measured by scripts/calibrate-jetsons.sh: MAPE 1.7-4.3 %, max 3.2-10.9 % (Orin NX YOLOv8s)
-    assert err.mean() < 5 and err.max() < 11, table
+    # measured by scripts/calibrate-jetsons.sh: MAPE 1.2-2.5 %, worst row 3.1-6.5 % (the target: 8 %)
+    assert err.mean() < 3 and err.max() < 8, table
 
 
 def test_maxq_energy_per_inference_within_20_percent_of_mlperf():
@@ -196,3 +196,18 @@ def test_fleet_precision_is_checked_and_used(tmp_path):
     (tmp_path / "bad.yaml").write_text(text.replace("precision: int8", "precision: int4"))
     with pytest.raises(InputError, match="bad.yaml: fleet.precision"):
         load_scenario(tmp_path / "bad.yaml")
+
+
+def test_rows_no_fit_saw_other_mlperf_rounds_and_maxq_clocks():
+    """tests/data/jetson_heldout.csv: MLPerf v2.0/v3.0 ResNet-50 SingleStream on three modules, two of
+    them at MaxQ clocks with wall power; none of these rows, and no power under load of these boards,
+    informed the files (the AGX Orin's static power comes from another round's idle reading)."""
+    path = REPO / "tests" / "data" / "jetson_heldout.csv"
+    df = read_measurements(path)
+    tables = [prediction_table(resolve_rows(select_rows(df, name, "h"), load_sku(name), path.parent, "h"),
+                               load_sku(name)) for name in sorted(set(df["sku"]))]
+    errors = np.concatenate([t["error_pct"].to_numpy() for t in tables])
+    energy = np.concatenate([t["energy_error_pct"].dropna().to_numpy() for t in tables if "energy_error_pct" in t])
+    # measured by scripts/calibrate-jetsons.sh: latency 0.04-8.7 % (MAPE 4.9 %), energy -18.0 % and -8.4 %
+    assert len(errors) == 6 and np.abs(errors).max() < 10 and np.abs(errors).mean() < 6
+    assert len(energy) == 2 and np.abs(energy).max() < 20

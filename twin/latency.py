@@ -132,6 +132,8 @@ class LatencyModel:
         work = np.where(winograd, work / prof.winograd_speedup, work)
         if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
             eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
+        if prof.channel_half > 0:  # narrow dense convs underfill the tensor cores' GEMM tiles
+            eff = eff * np.where(kind == _KIND["conv"], workload.c_out / (workload.c_out + prof.channel_half), 1.0)
         peak = (prof.peak_gmacs or sku.peak_gmacs) * spec.peak_scale * 1e9
         tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
         tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES)

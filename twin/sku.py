@@ -26,6 +26,7 @@ Precision = Literal["fp32", "fp16", "int8"]
 _BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 # what a measurement's or a prediction's clocks may give, and the PowerMode field each sets
 CLOCK_KEYS = {"gpu_mhz": "compute_mhz", "emc_mhz": "memory_mhz", "cpu_mhz": "cpu_mhz", "cpu_cores": "cpu_cores"}
+CLOCKS_MODE = "clocks "  # how the name of a mode at given clocks begins
 
 
 class PowerMode(StrictModel):
@@ -74,6 +75,9 @@ class FrameworkProfile(StrictModel):
     occupancy_half_mmacs: float = Field(0.0, ge=0, description=(
         "work (million MACs) at which a dense conv reaches half its efficiency: small convs cannot "
         "fill the device; 0 disables"))
+    channel_half: float = Field(0.0, ge=0, description=(
+        "output channels at which a dense conv reaches half its efficiency: tensor-core GEMM tiles are "
+        "underfilled by narrow layers, beyond what whole tiles cost; 0 disables"))
     winograd_speedup: float = Field(1.0, ge=1, description=(
         "MAC reduction of the Winograd kernels this framework picks for 3x3 stride-1 dense convs; 1 disables"))
     fused: list[LayerKind] = []
@@ -190,7 +194,7 @@ class CalibrationRecord(StrictModel):
         if not self.modes:
             return []
         out = []
-        if mode not in self.modes and not mode.startswith("clocks "):
+        if mode not in self.modes and not mode.startswith(CLOCKS_MODE):
             out.append(f"{sku_name} was calibrated on rows in mode(s) {', '.join(self.modes)}; {mode} had none, so "
                        f"its clocks are the base SKU's, not fitted (time rows in {mode} and calibrate again)")
         if framework not in self.frameworks:
@@ -341,7 +345,7 @@ def with_clocks(sku: SKU, clocks: dict[str, float], base_mode: str | None = None
         if value > limit * 1.0001:
             raise InputError(f"clocks: {key}={value:g} is above {sku.name}'s highest ({limit:g}); "
                              f"allowed: up to {limit:g}")
-    name = "clocks " + ",".join(f"{k}={v:g}" for k, v in clocks.items())
+    name = CLOCKS_MODE + ",".join(f"{k}={v:g}" for k, v in clocks.items())
     mode = base.model_copy(update={**fields, "custom": True, "nvpmodel_id": None,
                                    "power_w": None if sku.power else base.power_w,
                                    "idle_w": None if sku.power else base.idle_w})

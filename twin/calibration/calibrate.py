@@ -220,6 +220,8 @@ def _candidate_params(base: SKU, rows: list[Row]) -> list[_Param]:
                 params.append(_Param(f"frameworks.{fw}.efficiency.{kind}", prof.efficiency[kind], True, 1e-4, 1.0))
         if prof.occupancy_half_mmacs > 0 and share[on, 1 + LAYER_KINDS.index("conv")].mean() >= MIN_SHARE:
             params.append(_Param(f"frameworks.{fw}.occupancy_half_mmacs", prof.occupancy_half_mmacs, True, 1e-3, 1e5))
+        if prof.channel_half > 0 and share[on, 1 + LAYER_KINDS.index("conv")].mean() >= MIN_SHARE:
+            params.append(_Param(f"frameworks.{fw}.channel_half", prof.channel_half, True, 1e-2, 1e4))
         default = base.precision_of(fw)[0]
         for precision in sorted({r.precision for r, o in zip(rows, on) if o and r.precision not in (None, default)}):
             scale = base.frameworks[fw].precisions[precision].efficiency_scale
