@@ -36,6 +36,16 @@ def _parser() -> argparse.ArgumentParser:
     lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
     add_workers(lat)
     lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
+    sh = sub.add_parser("shape", help="how differently the fleet's devices weigh a network's units, and what "
+                                      "pruning for the nominal device alone is predicted to cost")
+    sh.add_argument("scenario", help="scenario YAML file")
+    sh.add_argument("--model", required=True, help="zoo name (hdap models) or pruned-model .json")
+    sh.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
+    sh.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs (default: the model's own)")
+    sh.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
+    sh.add_argument("--devices", type=positive_int, help="override fleet.devices")
+    add_workers(sh)
+    sh.add_argument("--json", action="store_true", help="print the summary as JSON")
     b = sub.add_parser("board-bench", help="time networks on this board (torch, numpy, pydantic); append rows to a measurement CSV")
     b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
     b.add_argument("--model-file", action="append", default=[], metavar="F.pt",
@@ -161,6 +171,43 @@ def _latency(args) -> None:
     print(f"mean {stats['mean_ms']:.2f} ms, p50 {p50:.2f}, p95 {p95:.2f}, p99 {p99:.2f}")
 
 
+def _shape(args) -> None:
+    from twin.scenario import load_scenario
+    from twin.shape import shape_report
+    from twin.simulation import fleet_snapshot
+    from zoo import PrunedSpec, get_model
+
+    scenario = load_scenario(args.scenario)
+    if args.model.endswith((".json", ".pt")):
+        if args.rates is not None:
+            raise InputError("--rates applies to a zoo model, not a pruned spec (it has its widths)")
+        path = Path(args.model)
+        spec = PrunedSpec.read(PrunedSpec.beside(path) if args.model.endswith(".pt") else path)
+        zoo, widths = get_model(spec.model, args.input_size), spec.widths
+    elif args.model.endswith((".csv", ".parquet")):
+        raise InputError(f"--model: {args.model} is a workload table without prunable units; give a zoo model "
+                         f"or a pruned spec")
+    else:
+        zoo = get_model(args.model, args.input_size)
+        widths = zoo.full_widths if args.rates is None else zoo.widths_from_rates(args.rates)
+    day = scenario.time.deployment_day if args.day is None else args.day
+    snapshot = fleet_snapshot(scenario, day=day, devices=args.devices, workers=args.workers)
+    summary = shape_report(zoo, widths, snapshot).summary()
+    if args.json:
+        print(json.dumps({"scenario": scenario.name, "model": args.model, "day": day, **summary}))
+        return
+    loss, spread, over = summary["predicted_loss_pct"], summary["shape_spread_log"], summary["overhead_share"]
+    print(f"{args.model} on {scenario.name} ({summary['devices']:,} x {scenario.fleet.sku}, {scenario.fleet.framework}), "
+          f"day {day}:")
+    print(f"shape spread (sd of log unit-cost ratio to the nominal device, each device's scale removed): "
+          f"p50 {spread['p50']:.3f}, p90 {spread['p90']:.3f}, max {spread['max']:.3f}")
+    print(f"predicted loss of the nominal device's optimum: mean {summary['mean_predicted_loss_pct']:.2f} %, "
+          f"p50 {loss['p50']:.2f}, p90 {loss['p90']:.2f}, p99 {loss['p99']:.2f}, max {loss['max']:.2f} %")
+    print(f"latency share no width pruning removes (framework overhead): p50 {over['p50']:.1%}, max {over['max']:.1%}")
+    print("units whose cost ratio varies most: " + ", ".join(f"{u} ({sd:.3f})" for u, sd in
+                                                            summary["most_varying_units"].items()))
+
+
 def _board_bench(args) -> None:
     from twin.calibration.board_bench import bench_rows
     from twin.calibration.measurement_csv import write_rows
@@ -280,7 +327,7 @@ def _skus(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run("twin", {"simulate": _simulate, "latency": _latency, "board-bench": _board_bench,
+    return run("twin", {"simulate": _simulate, "latency": _latency, "shape": _shape, "board-bench": _board_bench,
                         "calibrate": _calibrate, "predict": _predict, "skus": _skus}, _parser().parse_args(argv))
 
 

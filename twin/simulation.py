@@ -50,7 +50,7 @@ from twin.sku import SKU
 from twin.summary import DailyRecorder, merge_history
 from zoo import Workload, resolve_workload
 
-__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate", "fleet_latency", "device_frame"]
+__all__ = ["BLOCK_SIZE", "SimulationResult", "simulate", "fleet_snapshot", "fleet_latency", "device_frame"]
 
 BLOCK_SIZE = 32_768
 SECONDS_PER_DAY = 86_400.0
@@ -294,6 +294,16 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
                             {d: snap([s[d] for s in snaps], d) for d in ctx.snapshot_days if d < scenario.time.days})
 
 
+def fleet_snapshot(scenario: Scenario | str | Path, *, day: int | None = None, devices: int | None = None,
+                   workers: int = 1) -> FleetSnapshot:
+    """Every device of the fleet on ``day`` (default: the deployment day)."""
+    scenario = as_scenario(scenario)
+    day = scenario.time.deployment_day if day is None else day
+    if day < 0:
+        raise InputError(f"day must be >= 0, got {day}")
+    return simulate(scenario.with_overrides(devices=devices, days=day + 1), workers=workers).final
+
+
 def fleet_latency(scenario: Scenario | str | Path, model: str | Workload, *, day: int | None = None,
                   devices: int | None = None, rates=None, input_size: int | None = None,
                   workers: int = 1) -> pd.Series:
@@ -301,11 +311,7 @@ def fleet_latency(scenario: Scenario | str | Path, model: str | Workload, *, day
     the deployment day), indexed by device id. ``model``: a zoo name (pruned by per-unit
     ``rates`` if given, on ``input_size`` inputs if given), a workload CSV / parquet, a pruned
     model's spec, or a ``Workload``."""
-    scenario = as_scenario(scenario)
-    day = scenario.time.deployment_day if day is None else day
-    if day < 0:
-        raise InputError(f"day must be >= 0, got {day}")
     workload = model if isinstance(model, Workload) else resolve_workload(model, rates=rates, input_size=input_size)
-    final = simulate(scenario.with_overrides(devices=devices, days=day + 1), workers=workers).final
+    final = fleet_snapshot(scenario, day=day, devices=devices, workers=workers)
     return pd.Series(latency_ms(workload, final), index=pd.Index(final.state.device_id, name="device_id"),
                      name="latency_ms")
