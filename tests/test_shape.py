@@ -4,9 +4,9 @@ import json
 
 import numpy as np
 import pytest
+from test_calibrate import twin
 
 from conftest import REPO
-from test_calibrate import twin
 from twin.fleet import FleetState
 from twin.scenario import load_scenario
 from twin.shape import nominal_of, predicted_loss, shape_report, unit_costs
