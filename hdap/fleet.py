@@ -73,4 +73,4 @@ class TwinGroundTruth:
 
     def latency_ms(self, workload: Workload) -> np.ndarray:
         s = self._snapshot
-        return LatencyModel(workload, s.sku, s.framework, s.firmware_overhead, s.precision).snapshot_ms(s)
+        return LatencyModel.of(workload, s).snapshot_ms(s)

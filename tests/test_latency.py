@@ -156,3 +156,25 @@ def test_blocked_layouts_pad_input_channels_of_dense_convs_only():
     flat = sku.model_copy(update={"input_channel_tile": 1})  # the default: GPU SKUs pad output channels only
     assert LatencyModel(Workload.from_rows([conv("c", 17, 64, 3, 28, 28)]), flat).compute_s[0] == pytest.approx(
         17 / 32 * compute_s(conv("c", 32, 64, 3, 28, 28)), rel=1e-9)
+
+
+def test_fast_path_equals_direct_sum_when_releases_change_kernels():
+    """A release that speeds one kind's kernels gets its own breakpoint table; every device is
+    evaluated in its firmware's, exactly as the layer-by-layer sum."""
+    from zoo.workload import LAYER_KINDS
+
+    rng = np.random.default_rng(3)
+    speed = np.ones((3, len(LAYER_KINDS)))
+    speed[1, LAYER_KINDS.index("dwconv")] = 1.6      # cuDNN v5 -> v7 depthwise (apache/mxnet PR 7393)
+    speed[2, LAYER_KINDS.index("conv")] = 0.8        # a regression of dense convs
+    model = LatencyModel(get_model("mobilenet_v2").workload(), load_sku("jetson-nano"), "tensorrt",
+                         firmware_speed=speed, firmware_overhead=np.ones((3, len(LAYER_KINDS))))
+    a, b, g = np.exp(rng.normal(0, 1.0, (3, 600)))
+    fw = rng.integers(0, 3, 600)
+    fast = model.latency_s(a, b, g, fw)
+    call = load_sku("jetson-nano").frameworks["tensorrt"].call_overhead_us * 1e-6
+    direct = np.array([model.layer_latency_s(a[i], b[i], g[i], fw[i]).sum() + g[i] * call for i in range(600)])
+    np.testing.assert_allclose(fast, direct, rtol=1e-12)
+    base = model.latency_s(a, b, g, np.zeros(600, int))
+    assert np.all(fast[fw == 1] <= base[fw == 1] * (1 + 1e-12)) and np.all(fast[fw == 2] >= base[fw == 2] * (1 - 1e-12))
+    assert np.any(fast[fw == 1] < 0.99 * base[fw == 1])

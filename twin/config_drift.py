@@ -43,6 +43,9 @@ class FirmwareRelease(StrictModel):
     day: NonNegativeInt = Field(description="simulation day of the first wave")
     overhead_scale: PositiveFloat | dict[LayerKind, PositiveFloat] = Field(
         description="framework overhead relative to factory firmware, for all kinds or per kind")
+    kernel_speed: PositiveFloat | dict[LayerKind, PositiveFloat] = Field(1.0, description=(
+        "compute speed of the release's kernels relative to factory firmware, for all kinds or per kind (> 1 "
+        "faster): cuDNN and TensorRT releases change one kind's kernels, e.g. depthwise convs"))
     waves: list[float] = Field(default_factory=lambda: [0.05, 0.25, 1.0], description="cumulative share of the covered fleet per wave")
     wave_interval_days: PositiveInt = 7
     coverage: float = Field(0.9, ge=0, le=1, description="share of devices that ever take updates")
@@ -102,10 +105,11 @@ def roll_out(state, release_number: int, share: float, coverage: float) -> None:
     state.firmware[take] = np.maximum(state.firmware[take], release_number)
 
 
-def firmware_overhead_table(releases: list[FirmwareRelease]) -> np.ndarray:
-    """(releases + 1, layer kinds) overhead multipliers; row 0 is the factory firmware."""
+def firmware_overhead_table(releases: list[FirmwareRelease], field: str = "overhead_scale") -> np.ndarray:
+    """(releases + 1, layer kinds) multipliers of each release's ``overhead_scale`` (or
+    ``kernel_speed``); row 0 is the factory firmware."""
     rows = [np.ones(len(LAYER_KINDS))]
     for r in releases:
-        s = r.overhead_scale
+        s = getattr(r, field)
         rows.append(np.array([s if isinstance(s, float) else s.get(k, 1.0) for k in LAYER_KINDS]))
     return np.array(rows)

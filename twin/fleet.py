@@ -98,10 +98,11 @@ class FleetSnapshot:
     day: int = 0
     zone_names: tuple[str, ...] = ()
     precision: str | None = None  # the framework's precision (None: its default)
+    firmware_speed: np.ndarray | None = field(default=None, repr=False)  # (releases + 1, kinds) kernel speed
 
     def __len__(self) -> int:
         return len(self.state)
 
     def take(self, index) -> "FleetSnapshot":
         return FleetSnapshot(self.state.take(index), self.sku, self.framework,
-                             self.firmware_overhead, self.day, self.zone_names, self.precision)
+                             self.firmware_overhead, self.day, self.zone_names, self.precision, self.firmware_speed)

@@ -114,40 +114,11 @@ def _tile_padding(w: Workload, kind: np.ndarray, sku: SKU) -> np.ndarray:
         * np.where(blocked, pad(w.c_in, sku.input_channel_tile), 1.0)
 
 
-class LatencyModel:
-    """A workload compiled for one SKU and framework: evaluates any number of devices fast."""
+class _Breakpoints:
+    """``sum over layers of max(a tc, b tm)`` for any (a, b) in O(1): layers sorted by tm/tc, prefix
+    sums, and the breakpoints bucketed in log space for the lookup."""
 
-    def __init__(self, workload: Workload, sku: SKU, framework: str = "pytorch",
-                 firmware_overhead: np.ndarray | None = None, precision: str | None = None):
-        if framework not in sku.frameworks:
-            raise InputError(f"framework {framework!r} is not available on {sku.name}; "
-                             f"allowed: {', '.join(sku.frameworks)}")
-        prof = sku.frameworks[framework]
-        self.precision, spec, element_bytes = sku.precision_of(framework, precision)
-        kind = workload.kind.astype(np.intp)
-        live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
-        eff = np.minimum(1.0, spec.efficiency_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
-        work = workload.flops * _tile_padding(workload, kind, sku)
-        winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
-        work = np.where(winograd, work / prof.winograd_speedup, work)
-        if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
-            eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
-        if prof.channel_half > 0:  # narrow dense convs underfill the tensor cores' GEMM tiles
-            eff = eff * np.where(kind == _KIND["conv"], workload.c_out / (workload.c_out + prof.channel_half), 1.0)
-        peak = (prof.peak_gmacs or sku.peak_gmacs) * spec.peak_scale * 1e9
-        tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
-        tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES)
-                      / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
-        over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)
-        fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
-        # overhead per firmware version: sum over layers of o_l x scale(version, kind_l)
-        self._layer_overhead_s = fw[:, kind] * over          # (firmware versions, layers)
-        self.overhead_s = self._layer_overhead_s.sum(axis=1) + prof.call_overhead_us * 1e-6
-        self.kind, self.compute_s, self.memory_s = kind, tc, tm
-        self._compile_breakpoints(tc, tm)
-
-    def _compile_breakpoints(self, tc: np.ndarray, tm: np.ndarray) -> None:
-        """Sort layers by tm/tc and bucket the breakpoints in log space for O(1) lookup."""
+    def __init__(self, tc: np.ndarray, tm: np.ndarray):
         keep = (tc > 0) | (tm > 0)
         tc, tm = tc[keep], tm[keep]
         with np.errstate(divide="ignore"):
@@ -189,12 +160,64 @@ class LatencyModel:
             count += r > self._rho_padded[start + j]
         return count
 
-    def latency_s(self, a: np.ndarray, b: np.ndarray, g: np.ndarray, firmware: np.ndarray | None = None) -> np.ndarray:
-        """Exact latency in seconds for devices with slowdowns a, b, g and firmware indices."""
+    def body_s(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r = a / b
         k = self._count_below(r)
-        body = b * (r * self._cum_c[k] + self._tail_m[k]) + a * self._tc_always + b * self._tm_always
+        return b * (r * self._cum_c[k] + self._tail_m[k]) + a * self._tc_always + b * self._tm_always
+
+
+class LatencyModel:
+    """A workload compiled for one SKU and framework: evaluates any number of devices fast.
+
+    ``firmware_overhead`` and ``firmware_speed`` are (firmware versions, layer kinds) tables: each
+    release's framework overhead and kernel speed per kind relative to the factory firmware (row 0).
+    A release that changes a kind's kernels changes the device's shape, not only its speed."""
+
+    def __init__(self, workload: Workload, sku: SKU, framework: str = "pytorch",
+                 firmware_overhead: np.ndarray | None = None, precision: str | None = None,
+                 firmware_speed: np.ndarray | None = None):
+        if framework not in sku.frameworks:
+            raise InputError(f"framework {framework!r} is not available on {sku.name}; "
+                             f"allowed: {', '.join(sku.frameworks)}")
+        prof = sku.frameworks[framework]
+        self.precision, spec, element_bytes = sku.precision_of(framework, precision)
+        kind = workload.kind.astype(np.intp)
+        live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
+        eff = np.minimum(1.0, spec.efficiency_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
+        work = workload.flops * _tile_padding(workload, kind, sku)
+        winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
+        work = np.where(winograd, work / prof.winograd_speedup, work)
+        if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
+            eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
+        if prof.channel_half > 0:  # narrow dense convs underfill the tensor cores' GEMM tiles
+            eff = eff * np.where(kind == _KIND["conv"], workload.c_out / (workload.c_out + prof.channel_half), 1.0)
+        peak = (prof.peak_gmacs or sku.peak_gmacs) * spec.peak_scale * 1e9
+        tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
+        tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES)
+                      / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
+        over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)
+        fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
+        # overhead per firmware version: sum over layers of o_l x scale(version, kind_l)
+        self._layer_overhead_s = fw[:, kind] * over          # (firmware versions, layers)
+        self.overhead_s = self._layer_overhead_s.sum(axis=1) + prof.call_overhead_us * 1e-6
+        self.kind, self.compute_s, self.memory_s = kind, tc, tm
+        speed = None if firmware_speed is None else np.asarray(firmware_speed, float)
+        if speed is None or np.all(speed == 1.0):
+            self._layer_compute_s = tc[None, :]
+            self._body = [_Breakpoints(tc, tm)]
+        else:  # one breakpoint table per firmware version: its kernels move the layers' balance
+            self._layer_compute_s = tc[None, :] / speed[:, kind]
+            self._body = [_Breakpoints(c, tm) for c in self._layer_compute_s]
+
+    def latency_s(self, a: np.ndarray, b: np.ndarray, g: np.ndarray, firmware: np.ndarray | None = None) -> np.ndarray:
+        """Exact latency in seconds for devices with slowdowns a, b, g and firmware indices."""
         over = self.overhead_s[0] if firmware is None else self.overhead_s[firmware]
+        if len(self._body) == 1 or firmware is None:
+            return g * over + self._body[0].body_s(a, b)
+        body = np.empty(np.shape(a), dtype=np.result_type(a, b, np.float64))
+        for v in np.unique(firmware):
+            on = firmware == v
+            body[on] = self._body[v].body_s(a[on], b[on])
         return g * over + body
 
     @property
@@ -205,17 +228,23 @@ class LatencyModel:
     def layer_latency_s(self, a: float, b: float, g: float, firmware: int = 0) -> np.ndarray:
         """Per-layer times on one device, the direct (slow) form of ``latency_s`` (which adds the
         framework's per-call overhead ``g x call_overhead``), for checks."""
-        return g * self._layer_overhead_s[firmware] + np.maximum(a * self.compute_s, b * self.memory_s)
+        compute = self._layer_compute_s[firmware if len(self._body) > 1 else 0]
+        return g * self._layer_overhead_s[firmware] + np.maximum(a * compute, b * self.memory_s)
 
     def snapshot_ms(self, snapshot: FleetSnapshot) -> np.ndarray:
         a, b, g = slowdowns(snapshot.state, snapshot.sku)
         return 1e3 * self.latency_s(a, b, g, snapshot.state.firmware)
 
+    @classmethod
+    def of(cls, workload: Workload, snapshot: FleetSnapshot) -> "LatencyModel":
+        """``workload`` compiled for the fleet of ``snapshot``: its SKU, framework, precision and firmware."""
+        return cls(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision,
+                   snapshot.firmware_speed)
+
 
 def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:
     """Noise-free batch-1 latency (ms) of ``workload`` on every device of ``snapshot``."""
-    model = LatencyModel(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision)
-    return model.snapshot_ms(snapshot)
+    return LatencyModel.of(workload, snapshot).snapshot_ms(snapshot)
 
 
 def resolve_mode(sku: SKU, power_mode: str = "", threads: int = 0) -> str:

@@ -44,8 +44,7 @@ def measure(workload: Workload | LatencyModel, snapshot: FleetSnapshot, repeats:
             rng: np.random.Generator, noise: MeasurementNoise | None = None) -> Measurement:
     """Noisy repeated latency measurements of ``workload`` on every device of ``snapshot``."""
     noise = noise or MeasurementNoise()
-    model = workload if isinstance(workload, LatencyModel) else LatencyModel(
-        workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision)
+    model = workload if isinstance(workload, LatencyModel) else LatencyModel.of(workload, snapshot)
     exact = model.snapshot_ms(snapshot)
     shape = (len(exact), repeats)
     runs = exact[:, None] * rng.lognormal(0.0, noise.sigma, shape)

@@ -39,7 +39,7 @@ def unit_costs(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0.2
     s = snapshot
 
     def latency(w):
-        return LatencyModel(zoo.workload(w), s.sku, s.framework, s.firmware_overhead, s.precision).snapshot_ms(s)
+        return LatencyModel.of(zoo.workload(w), s).snapshot_ms(s)
 
     full = latency(widths)
     out = np.zeros((len(s), zoo.n_units))
@@ -68,7 +68,8 @@ def nominal_of(snapshot: FleetSnapshot) -> FleetSnapshot:
     """One factory-fresh device of the fleet's SKU in its usual mode, with factory firmware."""
     sku = snapshot.sku
     state = FleetState.nominal(1, sku.mode_names.index(sku.usual_mode))
-    return FleetSnapshot(state, sku, snapshot.framework, snapshot.firmware_overhead, precision=snapshot.precision)
+    return FleetSnapshot(state, sku, snapshot.framework, snapshot.firmware_overhead, precision=snapshot.precision,
+                         firmware_speed=snapshot.firmware_speed)
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,7 @@ def shape_report(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0
         raise InputError(f"twin shape: no unit of {zoo.name} changes its latency on a nominal {snapshot.sku.name}")
     costs = unit_costs(zoo, widths, snapshot, step)
     ratios = np.where(ref > 0, costs / np.where(ref > 0, ref, 1.0), np.nan)
-    model = LatencyModel(zoo.workload(widths), snapshot.sku, snapshot.framework, snapshot.firmware_overhead,
-                         snapshot.precision)
+    model = LatencyModel.of(zoo.workload(widths), snapshot)
     total = model.snapshot_ms(snapshot)
     _, _, g = slowdowns(snapshot.state, snapshot.sku)
     overhead = 1e3 * g * model.overhead_s[snapshot.state.firmware]

@@ -67,6 +67,7 @@ class _Context:
     zone_peak_c: np.ndarray
     zone_mean_c: np.ndarray
     firmware_overhead: np.ndarray
+    firmware_speed: np.ndarray
     initial_modes: np.ndarray
     preferred_modes: np.ndarray
     snapshot_days: tuple[int, ...]
@@ -238,12 +239,13 @@ def _run_shard(blocks: list[int], ctx: _Context) -> list[_BlockResult]:
 def _context(scenario: Scenario, snapshot_days) -> _Context:
     sku = scenario.sku_model()
     fw = firmware_overhead_table(scenario.drift.firmware)
+    speed = firmware_overhead_table(scenario.drift.firmware, "kernel_speed")
     fleet_rng = np.random.Generator(np.random.PCG64(Streams(scenario.seed).sequence("fleet")))
     peak, mean = zone_weather(scenario.environment, scenario.time.start, scenario.time.days, fleet_rng)
     pm = scenario.drift.power_modes
     return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw,
-                                                scenario.fleet.precision),
-                    peak, mean, fw, mode_weights(pm.initial, sku), mode_weights(pm.preferences or pm.initial, sku),
+                                                scenario.fleet.precision, speed),
+                    peak, mean, fw, speed, mode_weights(pm.initial, sku), mode_weights(pm.preferences or pm.initial, sku),
                     tuple(sorted(set(snapshot_days))))
 
 
@@ -284,7 +286,7 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
 
     def snap(states, day):
         return FleetSnapshot(FleetState.concat(states), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
-                             day, zones, scenario.fleet.precision)
+                             day, zones, scenario.fleet.precision, ctx.firmware_speed)
 
     fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
     history = merge_history(recorders, scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)
