@@ -88,7 +88,7 @@ def oracle_truth(snap: FleetSnapshot, devices: int | None, rng: np.random.Genera
 def nominal_snapshot(snap: FleetSnapshot) -> FleetSnapshot:
     """One factory-fresh device of the fleet's SKU and framework: the single-device view."""
     return FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead,
-                         precision=snap.precision, firmware_speed=snap.firmware_speed)
+                         precision=snap.precision, firmware_speed=snap.firmware_speed, engines=snap.engines)
 
 
 def default_slo_ms(pruning, zoo: ZooModel, snap: FleetSnapshot, target: float) -> float:

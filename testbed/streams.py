@@ -32,6 +32,7 @@ STREAMS: dict[str, int] = {
     "study_fleet": 13,      # hdap studies: independent fleets (index: seed number)
     "single_device": 14,    # hdap's single-device baseline: its nominal device's measurements
     "checkpoint": 15,       # hdap's aging study: one checkpoint day (index: day)
+    "engines": 16,          # twin: engine builds' kernel choices per layer shape
 }
 
 

@@ -178,3 +178,22 @@ def test_fast_path_equals_direct_sum_when_releases_change_kernels():
     base = model.latency_s(a, b, g, np.zeros(600, int))
     assert np.all(fast[fw == 1] <= base[fw == 1] * (1 + 1e-12)) and np.all(fast[fw == 2] >= base[fw == 2] * (1 - 1e-12))
     assert np.any(fast[fw == 1] < 0.99 * base[fw == 1])
+
+
+@pytest.mark.parametrize("sku", ["jetson-nano", "jetson-agx-xavier", "jetson-xavier-nx", "jetson-orin-nano",
+                                 "jetson-orin-nx", "jetson-agx-orin", "host-cpu"])
+def test_removing_channels_never_slows_a_nominal_device(sku):
+    """Tiles, occupancy and channel_half make latency a staircase in width, never a rise as
+    channels go (without engine variation, whose kernel lottery may)."""
+    from twin.latency import nominal_latency_ms
+
+    sku = load_sku(sku)
+    for name in ("resnet18", "mobilenet_v2", "yolov8n"):
+        zoo = get_model(name)
+        for framework in sku.frameworks:
+            full = nominal_latency_ms(zoo.workload(), sku, framework)
+            for i, w in enumerate(zoo.full_widths):
+                widths = np.array(zoo.full_widths)
+                for kept in (int(w * 0.75), int(w * 0.4)):
+                    widths[i] = max(1, kept)
+                    assert nominal_latency_ms(zoo.workload(widths), sku, framework) <= full * (1 + 1e-9), (name, i)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
+from twin.engines import Engines
 from twin.sku import SKU
 
 __all__ = ["FleetState", "FleetSnapshot", "BIRTH_TRAITS"]
@@ -99,10 +100,12 @@ class FleetSnapshot:
     zone_names: tuple[str, ...] = ()
     precision: str | None = None  # the framework's precision (None: its default)
     firmware_speed: np.ndarray | None = field(default=None, repr=False)  # (releases + 1, kinds) kernel speed
+    engines: Engines | None = None  # engine builds' kernel variation (None: every device alike)
 
     def __len__(self) -> int:
         return len(self.state)
 
     def take(self, index) -> "FleetSnapshot":
         return FleetSnapshot(self.state.take(index), self.sku, self.framework,
-                             self.firmware_overhead, self.day, self.zone_names, self.precision, self.firmware_speed)
+                             self.firmware_overhead, self.day, self.zone_names, self.precision, self.firmware_speed,
+                             self.engines)

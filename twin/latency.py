@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.errors import InputError
+from twin.engines import Engines, build_of, kernel_multipliers
 from twin.fleet import FleetSnapshot, FleetState
 from twin.sku import SKU
 from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, Workload
@@ -171,11 +172,15 @@ class LatencyModel:
 
     ``firmware_overhead`` and ``firmware_speed`` are (firmware versions, layer kinds) tables: each
     release's framework overhead and kernel speed per kind relative to the factory firmware (row 0).
-    A release that changes a kind's kernels changes the device's shape, not only its speed."""
+    A release that changes a kind's kernels changes the device's shape, not only its speed; so does
+    the engine build a device runs (``engines``: each build's kernel speed per layer shape; ``kernels``
+    gives the builds' per-layer multipliers instead, to hold each layer's kernel while its width
+    changes). Every (firmware, build) variant gets its own breakpoint table."""
 
     def __init__(self, workload: Workload, sku: SKU, framework: str = "pytorch",
                  firmware_overhead: np.ndarray | None = None, precision: str | None = None,
-                 firmware_speed: np.ndarray | None = None):
+                 firmware_speed: np.ndarray | None = None, engines: Engines | None = None,
+                 kernels: np.ndarray | None = None):
         if framework not in sku.frameworks:
             raise InputError(f"framework {framework!r} is not available on {sku.name}; "
                              f"allowed: {', '.join(sku.frameworks)}")
@@ -189,8 +194,10 @@ class LatencyModel:
         work = np.where(winograd, work / prof.winograd_speedup, work)
         if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
             eff = eff * np.where(kind == _KIND["conv"], work / (work + prof.occupancy_half_mmacs * 1e6), 1.0)
-        if prof.channel_half > 0:  # narrow dense convs underfill the tensor cores' GEMM tiles
-            eff = eff * np.where(kind == _KIND["conv"], workload.c_out / (workload.c_out + prof.channel_half), 1.0)
+        if prof.channel_half > 0:  # narrow dense convs underfill the tensor cores' GEMM tiles: by whole
+            # tiles, so that time never falls as channels grow within one
+            c_pad = np.ceil(workload.c_out / sku.channel_tile) * sku.channel_tile
+            eff = eff * np.where(kind == _KIND["conv"], c_pad / (c_pad + prof.channel_half), 1.0)
         peak = (prof.peak_gmacs or sku.peak_gmacs) * spec.peak_scale * 1e9
         tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
         tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES)
@@ -202,44 +209,65 @@ class LatencyModel:
         self.overhead_s = self._layer_overhead_s.sum(axis=1) + prof.call_overhead_us * 1e-6
         self.kind, self.compute_s, self.memory_s = kind, tc, tm
         speed = None if firmware_speed is None else np.asarray(firmware_speed, float)
-        if speed is None or np.all(speed == 1.0):
+        self.engines = engines if engines is not None and engines.kernel_sd > 0 else None
+        self._builds = 1 if self.engines is None else self.engines.builds
+        if (speed is None or np.all(speed == 1.0)) and self.engines is None:
             self._layer_compute_s = tc[None, :]
-            self._body = [_Breakpoints(tc, tm)]
-        else:  # one breakpoint table per firmware version: its kernels move the layers' balance
-            self._layer_compute_s = tc[None, :] / speed[:, kind]
-            self._body = [_Breakpoints(c, tm) for c in self._layer_compute_s]
+        else:  # variant v = firmware x builds + build: its kernels move the layers' balance
+            per_fw = tc[None, :] if speed is None else tc[None, :] / speed[:, kind]
+            mult = np.ones((1, len(tc))) if self.engines is None else \
+                kernel_multipliers(workload, self.engines) if kernels is None else np.asarray(kernels, float)
+            self._layer_compute_s = (per_fw[:, None, :] * mult[None, :, :]).reshape(-1, len(tc))
+        self._body = [_Breakpoints(c, tm) for c in self._layer_compute_s]
 
-    def latency_s(self, a: np.ndarray, b: np.ndarray, g: np.ndarray, firmware: np.ndarray | None = None) -> np.ndarray:
-        """Exact latency in seconds for devices with slowdowns a, b, g and firmware indices."""
+    def latency_s(self, a: np.ndarray, b: np.ndarray, g: np.ndarray, firmware: np.ndarray | None = None,
+                  build: np.ndarray | None = None) -> np.ndarray:
+        """Exact latency in seconds for devices with slowdowns a, b, g, firmware indices and engine
+        builds (``build_of``; None: build 0)."""
         over = self.overhead_s[0] if firmware is None else self.overhead_s[firmware]
-        if len(self._body) == 1 or firmware is None:
+        if len(self._body) == 1:
             return g * over + self._body[0].body_s(a, b)
+        variant = self._variant(firmware, build, np.shape(a))
         body = np.empty(np.shape(a), dtype=np.result_type(a, b, np.float64))
-        for v in np.unique(firmware):
-            on = firmware == v
+        for v in np.unique(variant):
+            on = variant == v
             body[on] = self._body[v].body_s(a[on], b[on])
         return g * over + body
+
+    def _variant(self, firmware, build, shape) -> np.ndarray:
+        fw = np.zeros(shape, np.intp) if firmware is None or len(self._layer_compute_s) == self._builds \
+            else np.asarray(firmware, np.intp)
+        return fw * self._builds + (0 if build is None else np.asarray(build, np.intp))
+
+    def builds_of(self, state: FleetState) -> np.ndarray | None:
+        """Each device's engine build, or None without engine variation."""
+        return None if self.engines is None else build_of(state.device_id, state.firmware, self.engines)
+
+    def state_latency_s(self, state: FleetState, a: np.ndarray, b: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``latency_s`` for the devices of ``state`` (their firmware and engine builds)."""
+        return self.latency_s(a, b, g, state.firmware, self.builds_of(state))
 
     @property
     def layer_overhead_s(self) -> np.ndarray:
         """Per-layer framework overhead (s) on a nominal device with factory firmware."""
         return self._layer_overhead_s[0]
 
-    def layer_latency_s(self, a: float, b: float, g: float, firmware: int = 0) -> np.ndarray:
+    def layer_latency_s(self, a: float, b: float, g: float, firmware: int = 0, build: int = 0) -> np.ndarray:
         """Per-layer times on one device, the direct (slow) form of ``latency_s`` (which adds the
         framework's per-call overhead ``g x call_overhead``), for checks."""
-        compute = self._layer_compute_s[firmware if len(self._body) > 1 else 0]
+        compute = self._layer_compute_s[int(self._variant(firmware, build, ()))] if len(self._body) > 1 \
+            else self._layer_compute_s[0]
         return g * self._layer_overhead_s[firmware] + np.maximum(a * compute, b * self.memory_s)
 
     def snapshot_ms(self, snapshot: FleetSnapshot) -> np.ndarray:
         a, b, g = slowdowns(snapshot.state, snapshot.sku)
-        return 1e3 * self.latency_s(a, b, g, snapshot.state.firmware)
+        return 1e3 * self.state_latency_s(snapshot.state, a, b, g)
 
     @classmethod
     def of(cls, workload: Workload, snapshot: FleetSnapshot) -> "LatencyModel":
         """``workload`` compiled for the fleet of ``snapshot``: its SKU, framework, precision and firmware."""
         return cls(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision,
-                   snapshot.firmware_speed)
+                   snapshot.firmware_speed, snapshot.engines)
 
 
 def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:

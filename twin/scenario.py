@@ -22,8 +22,10 @@ from pydantic import (
 
 from testbed.errors import InputError
 from testbed.schema import StrictModel, read_yaml_model
+from testbed.streams import Streams
 from twin.battery import BatteryAging
 from twin.config_drift import ConfigurationDrift
+from twin.engines import Engines, EngineVariation
 from twin.environment import Environment
 from twin.manufacturing import ManufacturingVariance
 from twin.measurement import MeasurementNoise
@@ -53,6 +55,8 @@ class DeploymentSpec(StrictModel):
         "N x N inputs for a zoo model or pruned spec (default: the model's own; multiples of 32 for YOLO)"))
     inferences_per_day: PositiveFloat = Field(100_000, description="mean per device (~1.2 per second)")
     usage_sigma: float = Field(0.3, ge=0, description="lognormal spread of inference volume per device")
+    engines: EngineVariation = Field(default_factory=EngineVariation, description=(
+        "engine builds differ in the kernel each layer shape gets (twin.engines)"))
 
 
 class Scenario(StrictModel):
@@ -91,6 +95,13 @@ class Scenario(StrictModel):
     def sku_model(self) -> SKU:
         ref = self.fleet.sku
         return load_sku(self.base_dir / ref if ref.endswith((".yaml", ".yml")) else ref)
+
+    def engines(self) -> Engines | None:
+        """The fleet's engine variation for the latency model (None when off)."""
+        e = self.deployment.engines
+        if e.kernel_sd == 0:
+            return None
+        return Engines(e.kernel_sd, e.builds, Streams(self.seed).int_seed("engines"))
 
     def workload_table(self) -> Workload:
         d = self.deployment

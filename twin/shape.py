@@ -13,8 +13,8 @@ costs nothing; only a change of *shape* does. Per-layer framework overhead is no
 width pruning cannot remove it, however much it differs between devices.
 
 ``shape_report`` measures the ``a_i`` on every device of a simulated fleet by secants of the twin's
-exact latency (each unit shrunk by a step) and gives the loss this theory predicts for the
-architecture optimised on the nominal device (``twin shape``).
+exact latency (each unit shrunk by a step, each layer keeping the kernel its engine build picked) and gives the loss
+this theory predicts for the architecture optimised on the nominal device (``twin shape``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from testbed.errors import InputError
+from twin.engines import kernel_multipliers
 from twin.fleet import FleetSnapshot, FleetState
 from twin.latency import LatencyModel, slowdowns
 from zoo import ZooModel
@@ -37,9 +38,13 @@ def unit_costs(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0.2
     tangent zero or infinite; a secant sees its mean slope)."""
     widths = np.asarray(zoo.check_widths(widths), dtype=int)
     s = snapshot
+    # each layer keeps the kernel its engine picked at these widths: the secant measures the device's
+    # speed on the layer, not a new kernel lottery for the narrower shape
+    kernels = None if s.engines is None or s.engines.kernel_sd == 0 else kernel_multipliers(zoo.workload(widths), s.engines)
 
     def latency(w):
-        return LatencyModel.of(zoo.workload(w), s).snapshot_ms(s)
+        return LatencyModel(zoo.workload(w), s.sku, s.framework, s.firmware_overhead, s.precision, s.firmware_speed,
+                            s.engines, kernels).snapshot_ms(s)
 
     full = latency(widths)
     out = np.zeros((len(s), zoo.n_units))
@@ -69,7 +74,7 @@ def nominal_of(snapshot: FleetSnapshot) -> FleetSnapshot:
     sku = snapshot.sku
     state = FleetState.nominal(1, sku.mode_names.index(sku.usual_mode))
     return FleetSnapshot(state, sku, snapshot.framework, snapshot.firmware_overhead, precision=snapshot.precision,
-                         firmware_speed=snapshot.firmware_speed)
+                         firmware_speed=snapshot.firmware_speed, engines=snapshot.engines)
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ def advance_day(state: FleetState, ctx: _Context, day: int, rng: np.random.Gener
     state.thermal_throttle[:], state.junction_c[:] = throttle_for_heat(
         state.ambient_c, active_w, idle_w, resistance, np.float32(th.throttle_c), np.float32(th.min_clock_fraction))
     a, b, g = slowdowns(state, sku)
-    latency_s = ctx.latency.latency_s(a, b, g, state.firmware)
+    latency_s = ctx.latency.state_latency_s(state, a, b, g)
     state.latency_ms[:] = latency_s * 1e3
     drawn_w = power_w(state, sku)[2]  # with today's thermal throttle
     busy_s = np.minimum(np.float32(sc.deployment.inferences_per_day) * state.usage * latency_s.astype(np.float32),
@@ -244,7 +244,7 @@ def _context(scenario: Scenario, snapshot_days) -> _Context:
     peak, mean = zone_weather(scenario.environment, scenario.time.start, scenario.time.days, fleet_rng)
     pm = scenario.drift.power_modes
     return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw,
-                                                scenario.fleet.precision, speed),
+                                                scenario.fleet.precision, speed, scenario.engines()),
                     peak, mean, fw, speed, mode_weights(pm.initial, sku), mode_weights(pm.preferences or pm.initial, sku),
                     tuple(sorted(set(snapshot_days))))
 
@@ -286,7 +286,7 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
 
     def snap(states, day):
         return FleetSnapshot(FleetState.concat(states), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
-                             day, zones, scenario.fleet.precision, ctx.firmware_speed)
+                             day, zones, scenario.fleet.precision, ctx.firmware_speed, scenario.engines())
 
     fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
     history = merge_history(recorders, scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)

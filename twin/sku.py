@@ -76,8 +76,8 @@ class FrameworkProfile(StrictModel):
         "work (million MACs) at which a dense conv reaches half its efficiency: small convs cannot "
         "fill the device; 0 disables"))
     channel_half: float = Field(0.0, ge=0, description=(
-        "output channels at which a dense conv reaches half its efficiency: tensor-core GEMM tiles are "
-        "underfilled by narrow layers, beyond what whole tiles cost; 0 disables"))
+        "output channels (counted in whole channel tiles) at which a dense conv reaches half its efficiency: "
+        "narrow layers underfill the tensor cores' GEMM tiles; 0 disables"))
     winograd_speedup: float = Field(1.0, ge=1, description=(
         "MAC reduction of the Winograd kernels this framework picks for 3x3 stride-1 dense convs; 1 disables"))
     fused: list[LayerKind] = []
