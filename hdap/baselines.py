@@ -22,7 +22,7 @@ import numpy as np
 from hdap.config import RunConfig
 from hdap.fleet import TwinFleet
 from hdap.importance import ImportanceProxy, filter_norms
-from hdap.method import exact_statistics, nominal_snapshot, oracle_truth, search
+from hdap.method import exact_statistics, oracle_truth, search
 from hdap.prune import widths_for_flops
 from hdap.surrogate import fit_cluster_surrogate
 from testbed.streams import Streams
@@ -63,7 +63,7 @@ def global_magnitude(inp: BaselineInputs) -> Baseline:
 def single_device(inp: BaselineInputs) -> Baseline:
     cfg, zoo = inp.config, inp.config.zoo
     own = inp.streams.child("single_device")
-    nominal = TwinFleet(nominal_snapshot(inp.snapshot), cfg.scenario.measurement, own.rng("measurement"))
+    nominal = TwinFleet(inp.snapshot.nominal(), cfg.scenario.measurement, own.rng("measurement"))
     surrogate = fit_cluster_surrogate(nominal, zoo, [0], [cfg.target_flops], cfg.pruning.surrogate_samples,
                                       choice=cfg.pruning.surrogate, rng=own.rng("surrogate"))
     res = search(zoo, lambda r: surrogate.predict(zoo, r), cfg.target_flops, inp.proxy, cfg.pruning,

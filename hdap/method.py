@@ -21,11 +21,11 @@ from hdap.prune import widths_for_flops
 from hdap.search import NCSResult, flops_repair, ncs_minimize
 from hdap.surrogate import ClusterSurrogate, fit_cluster_surrogate
 from testbed.streams import Streams
-from twin.fleet import FleetSnapshot, FleetState
+from twin.fleet import FleetSnapshot
 from zoo import ZooModel
 
 __all__ = ["INFEASIBLE", "DEFAULT_SLO_FACTOR", "budgets", "fit_estimate", "search", "exact_statistics",
-           "oracle_truth", "nominal_snapshot", "default_slo_ms"]
+           "oracle_truth", "default_slo_ms"]
 
 INFEASIBLE = 1e9  # fitness of a candidate under the accuracy floor (plus its shortfall)
 DEFAULT_SLO_FACTOR = 1.25
@@ -85,15 +85,10 @@ def oracle_truth(snap: FleetSnapshot, devices: int | None, rng: np.random.Genera
     return TwinGroundTruth(snap.take(np.sort(rng.choice(len(snap), devices, replace=False))))
 
 
-def nominal_snapshot(snap: FleetSnapshot) -> FleetSnapshot:
-    """One factory-fresh device of the fleet's SKU and framework: the single-device view."""
-    return FleetSnapshot(FleetState.nominal(1), snap.sku, snap.framework, snap.firmware_overhead,
-                         precision=snap.precision, firmware_speed=snap.firmware_speed, engines=snap.engines)
-
 
 def default_slo_ms(pruning, zoo: ZooModel, snap: FleetSnapshot, target: float) -> float:
     """``pruning.slo_ms``, or DEFAULT_SLO_FACTOR x uniform pruning's latency on a nominal device."""
     if pruning.slo_ms:
         return pruning.slo_ms
     uniform = zoo.workload(widths_for_flops(zoo, target))
-    return DEFAULT_SLO_FACTOR * float(TwinGroundTruth(nominal_snapshot(snap)).latency_ms(uniform)[0])
+    return DEFAULT_SLO_FACTOR * float(TwinGroundTruth(snap.nominal()).latency_ms(uniform)[0])

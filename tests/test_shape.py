@@ -9,7 +9,7 @@ from test_calibrate import twin
 from conftest import REPO
 from twin.fleet import FleetState
 from twin.scenario import load_scenario
-from twin.shape import nominal_of, predicted_loss, shape_report, unit_costs
+from twin.shape import predicted_loss, shape_report, unit_costs
 from twin.simulation import fleet_snapshot
 from zoo import get_model
 
@@ -52,7 +52,7 @@ def test_uniform_slowdowns_change_no_shape_and_memory_clocks_do():
 def test_unit_costs_are_latency_per_channel_and_nominal_is_the_usual_mode():
     zoo = get_model("resnet18")
     snap = _fleet()
-    nominal = nominal_of(snap)
+    nominal = snap.nominal()
     assert snap.sku.mode_names[nominal.state.power_mode[0]] == snap.sku.usual_mode
     costs = unit_costs(zoo, zoo.full_widths, nominal)
     assert costs.shape == (1, zoo.n_units) and (costs >= 0).all() and (costs > 0).sum() >= zoo.n_units - 2

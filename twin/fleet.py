@@ -105,6 +105,13 @@ class FleetSnapshot:
     def __len__(self) -> int:
         return len(self.state)
 
+    def nominal(self) -> "FleetSnapshot":
+        """One factory-fresh device of this fleet's SKU in its usual mode, with factory firmware and
+        the fleet's software: the single device one would prune for."""
+        state = FleetState.nominal(1, self.sku.mode_names.index(self.sku.usual_mode))
+        return FleetSnapshot(state, self.sku, self.framework, self.firmware_overhead, precision=self.precision,
+                             firmware_speed=self.firmware_speed, engines=self.engines)
+
     def take(self, index) -> "FleetSnapshot":
         return FleetSnapshot(self.state.take(index), self.sku, self.framework,
                              self.firmware_overhead, self.day, self.zone_names, self.precision, self.firmware_speed,

@@ -25,11 +25,11 @@ import numpy as np
 
 from testbed.errors import InputError
 from twin.engines import kernel_multipliers
-from twin.fleet import FleetSnapshot, FleetState
+from twin.fleet import FleetSnapshot
 from twin.latency import LatencyModel, slowdowns
 from zoo import ZooModel
 
-__all__ = ["ShapeReport", "unit_costs", "predicted_loss", "nominal_of", "shape_report"]
+__all__ = ["ShapeReport", "unit_costs", "predicted_loss", "shape_report"]
 
 
 def unit_costs(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0.25) -> np.ndarray:
@@ -69,14 +69,6 @@ def predicted_loss(costs: np.ndarray, reference: np.ndarray, widths) -> np.ndarr
     return (r * share).sum(axis=1) / np.exp((np.log(r) * share).sum(axis=1)) - 1
 
 
-def nominal_of(snapshot: FleetSnapshot) -> FleetSnapshot:
-    """One factory-fresh device of the fleet's SKU in its usual mode, with factory firmware."""
-    sku = snapshot.sku
-    state = FleetState.nominal(1, sku.mode_names.index(sku.usual_mode))
-    return FleetSnapshot(state, sku, snapshot.framework, snapshot.firmware_overhead, precision=snapshot.precision,
-                         firmware_speed=snapshot.firmware_speed, engines=snapshot.engines)
-
-
 @dataclass(frozen=True)
 class ShapeReport:
     """What ``twin shape`` prints: the fleet's unit-cost ratios and the loss they predict."""
@@ -111,7 +103,7 @@ def shape_report(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0
     if len(snapshot) == 0:
         raise InputError("twin shape: the fleet has no devices")
     widths = np.asarray(zoo.check_widths(widths), dtype=int)
-    nominal = nominal_of(snapshot)
+    nominal = snapshot.nominal()
     ref = unit_costs(zoo, widths, nominal, step)[0]
     if not (ref > 0).any():
         raise InputError(f"twin shape: no unit of {zoo.name} changes its latency on a nominal {snapshot.sku.name}")
