@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator
 
 from hdap.data import DataRef
 from hdap.features import FeatureKind
@@ -59,13 +59,18 @@ class PruningSpec(StrictModel):
         "importance-retention proxy relative to uniform pruning's)"))
     oracle_devices: PositiveInt | None = Field(None, description="devices the oracle's exact objective uses (default all)")
     # data: accuracy and fine-tuning
-    data: str | None = Field(None, description="digits, cifar10:PATH or an image-folder path; none: latency only")
+    data: str | None = Field(None, description="digits, cifar10:PATH or an image-folder path; none (or null): latency only")
     weights: str | None = Field(None, description="trained full model (.pt); default: trained here on the data")
     train_epochs: PositiveInt = 20
     finetune_epochs: PositiveInt = Field(2, description="per round")
     lr: PositiveFloat = 0.1
     finetune_lr: PositiveFloat = 0.02
     batch_size: PositiveInt = 64
+
+    @field_validator("data")
+    @classmethod
+    def _none_is_latency_only(cls, v: str | None) -> str | None:
+        return None if v is not None and v.strip().lower() == "none" else v
 
 
 @dataclass(frozen=True, eq=False)

@@ -138,3 +138,12 @@ def test_hdap_prunes_the_network_at_the_deployed_input_size(write_scenario):
     assert r.zoo.flops(r.widths["hdap"]) <= 0.3e9 < get_model("yolov8n", 256).flops()
     traced = trace_workload(r.module, (3, 256, 256))
     assert traced.dense_flops == pytest.approx(r.zoo.flops(r.widths["hdap"]))
+
+
+def test_data_none_means_latency_only(write_scenario):
+    """The README and the schema say `data: none` is latency only: it reads as no data."""
+    from hdap.config import RunConfig
+
+    for spelling in ("none", "None", "null"):
+        path = write_scenario(f"deployment: {{workload: resnet20}}\npruning: {{data: {spelling}}}\n", devices=50, days=2)
+        assert RunConfig.of(path).pruning.data is None
