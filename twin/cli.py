@@ -27,24 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     add_workers(s, scheduler=True)
     s.add_argument("--snapshots", type=day_list, default=(), metavar="D1,D2,...",
                    help="also write every device's state on these days to snapshots.parquet")
-    lat = sub.add_parser("latency", help="the fleet's latency distribution for a network on one day")
-    lat.add_argument("scenario", help="scenario YAML file")
-    lat.add_argument("--model", required=True, help="zoo name (hdap models), pruned-model .json or workload CSV")
-    lat.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
-    lat.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
-    lat.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
-    lat.add_argument("--devices", type=positive_int, help="override fleet.devices")
-    add_workers(lat)
+    lat = _fleet_day_parser(sub, "latency", "the fleet's latency distribution for a network on one day",
+                            "zoo name (hdap models), pruned-model .json or workload CSV")
     lat.add_argument("--json", action="store_true", help="print {mean_ms, p50_ms, p95_ms, p99_ms, devices}")
-    sh = sub.add_parser("shape", help="how differently the fleet's devices weigh a network's units, and what "
-                                      "pruning for the nominal device alone is predicted to cost")
-    sh.add_argument("scenario", help="scenario YAML file")
-    sh.add_argument("--model", required=True, help="zoo name (hdap models) or pruned-model .json")
-    sh.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
-    sh.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs (default: the model's own)")
-    sh.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
-    sh.add_argument("--devices", type=positive_int, help="override fleet.devices")
-    add_workers(sh)
+    sh = _fleet_day_parser(sub, "shape", "how differently the fleet's devices weigh a network's units, and what "
+                                         "pruning for the nominal device alone is predicted to cost",
+                           "zoo name (hdap models) or pruned-model .json")
     sh.add_argument("--json", action="store_true", help="print the summary as JSON")
     b = sub.add_parser("board-bench", help="time networks on this board (torch, numpy, pydantic); append rows to a measurement CSV")
     b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
@@ -95,6 +83,20 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true", help="print {latency_ms, power_w, energy_mj, ...}")
     k = sub.add_parser("skus", help="list the hardware catalogue")
     k.add_argument("--json", action="store_true")
+    return p
+
+
+def _fleet_day_parser(sub, name: str, help: str, model_help: str) -> argparse.ArgumentParser:
+    """A command about one network on the fleet of a scenario on one simulated day."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("scenario", help="scenario YAML file")
+    p.add_argument("--model", required=True, help=model_help)
+    p.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... (zoo models)")
+    p.add_argument("--input-size", type=positive_int, metavar="N",
+                   help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
+    p.add_argument("--day", type=integer, help="simulated day (default: the scenario's deployment day)")
+    p.add_argument("--devices", type=positive_int, help="override fleet.devices")
+    add_workers(p)
     return p
 
 
