@@ -264,10 +264,11 @@ class LatencyModel:
         return 1e3 * self.state_latency_s(snapshot.state, a, b, g)
 
     @classmethod
-    def of(cls, workload: Workload, snapshot: FleetSnapshot) -> "LatencyModel":
-        """``workload`` compiled for the fleet of ``snapshot``: its SKU, framework, precision and firmware."""
+    def of(cls, workload: Workload, snapshot: FleetSnapshot, kernels: np.ndarray | None = None) -> "LatencyModel":
+        """``workload`` compiled for the fleet of ``snapshot``: its SKU, framework, precision, firmware
+        and engine builds (``kernels``: the builds' per-layer multipliers to hold)."""
         return cls(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision,
-                   snapshot.firmware_speed, snapshot.engines)
+                   snapshot.firmware_speed, snapshot.engines, kernels)
 
 
 def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:

@@ -43,8 +43,7 @@ def unit_costs(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0.2
     kernels = None if s.engines is None or s.engines.kernel_sd == 0 else kernel_multipliers(zoo.workload(widths), s.engines)
 
     def latency(w):
-        return LatencyModel(zoo.workload(w), s.sku, s.framework, s.firmware_overhead, s.precision, s.firmware_speed,
-                            s.engines, kernels).snapshot_ms(s)
+        return LatencyModel.of(zoo.workload(w), s, kernels).snapshot_ms(s)
 
     full = latency(widths)
     out = np.zeros((len(s), zoo.n_units))

@@ -297,7 +297,7 @@ class SKU(StrictModel):
         """Module power in ``mode`` with the GPU and DRAM busy those shares of the time and one
         CPU core running the framework's thread (needs the power model)."""
         p, m = self.power, self.power_modes[mode]
-        top = {k: max(getattr(x, k) for x in self.power_modes.values() if not x.custom)
+        top = {k: max(getattr(self.power_modes[b], k) for b in self.board_modes)
                for k in ("compute_mhz", "memory_mhz", "cpu_mhz", "compute_units")}
         units = m.compute_units / top["compute_units"]
         return (p.static_w + p.gpu_w * p.dynamic(m.compute_mhz / top["compute_mhz"]) * units * min(gpu_util, 1.0)

@@ -349,17 +349,18 @@ def _fit_tiles(rows: list[Row], base: SKU) -> tuple[SKU, dict[str, tuple[float, 
 
 def prediction_table(rows: list[Row], sku: SKU) -> pd.DataFrame:
     """Per row: what ran where, measured and predicted (``twin predict``'s path), and the error."""
+    inferences = _infer(rows, sku)
     df = pd.DataFrame({"row": [r.index for r in rows], "board_id": [r.board_id for r in rows],
                        "framework": [r.framework for r in rows], "mode": [r.mode for r in rows],
                        "background_cores": [r.background_cores for r in rows], "model": [r.model for r in rows],
                        "arch_hash": [r.arch_hash for r in rows], "measured_ms": [r.measured_ms for r in rows],
-                       "predicted_ms": 1e3 * _predict_s(rows, sku)})
+                       "predicted_ms": [i.latency_ms for i in inferences]})
     df["error_pct"] = 100 * (df["predicted_ms"] / df["measured_ms"] - 1)
     if any(r.power_w is not None for r in rows):
         df["precision"] = [r.precision or "" for r in rows]
         df["power_scope"] = [r.power_scope for r in rows]
         df["measured_w"] = [np.nan if r.power_w is None else r.power_w for r in rows]
-        df["predicted_w"] = [_power_in_scope(r, i) for r, i in zip(rows, _infer(rows, sku))]
+        df["predicted_w"] = [_power_in_scope(r, i) for r, i in zip(rows, inferences)]
         df["energy_error_pct"] = 100 * (df["predicted_w"] * df["predicted_ms"] / (df["measured_w"] * df["measured_ms"]) - 1)
     return df
 
