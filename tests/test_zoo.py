@@ -177,3 +177,45 @@ def test_yolo_flops_grow_with_the_pixels():
 def test_sizes_an_architecture_does_not_take(name, size, message):
     with pytest.raises(InputError, match=message):
         get_model(name, size)
+
+
+def test_droppable_blocks_are_those_with_an_identity_path():
+    # ResNet: every block after each stage's first (and ResNet-18/CIFAR stage 1's first: 64 -> 64, 16 -> 16)
+    assert get_model("resnet50").droppable == (1, 2, 4, 5, 6, 8, 9, 10, 11, 12, 14, 15)
+    assert get_model("resnet18").droppable == (0, 1, 3, 5, 7)
+    assert len(get_model("resnet56").droppable) == 27 - 2
+    # MobileNetV2: the stride-1 inverted residuals with equal channels
+    assert get_model("mobilenet_v2").droppable == (2, 4, 5, 7, 8, 9, 11, 12, 14, 15)
+    assert get_model("vgg16").droppable == get_model("yolov8n").droppable == get_model("mobilenet_v1").droppable == ()
+
+
+@pytest.mark.parametrize("name,size", [("resnet18", 64), ("resnet50", 64), ("resnet56", 32), ("mobilenet_v2", 64)])
+def test_dropped_blocks_trace_to_the_analytic_table(name, size):
+    zoo = get_model(name, size)
+    widths = np.array(zoo.full_widths) // 2
+    widths[list(zoo.droppable)[::2]] = 0
+    traced = trace_workload(zoo.module(widths), zoo.input_shape)
+    table = zoo.workload(widths)
+    assert len(table) < len(zoo.workload(np.array(zoo.full_widths) // 2))
+    assert len(traced) == len(table) and np.array_equal(traced.kind, table.kind)
+    assert np.allclose(traced.flops, table.flops) and np.allclose(traced.bytes_read, table.bytes_read)
+    assert zoo.params(widths) == sum(p.numel() for p in zoo.module(widths).parameters())
+
+
+def test_drop_genes_rates_and_widths_round_trip():
+    flat, deep = get_model("resnet50"), get_model("resnet50").in_space(depth=True)
+    assert deep.n_rates == 16 + 12 and flat.n_rates == 16 and deep.in_space(False) is flat
+    assert deep.at_size(128).depth and deep.at_size(128).input_size == 128
+    rates = np.concatenate([np.full(16, 0.5), np.zeros(12)])
+    rates[16 + 3] = 0.5  # the fourth droppable unit (5) at DROP_GENE: dropped
+    widths = deep.widths_from_rates(rates)
+    assert widths[5] == 0 and np.sum(widths == 0) == 1
+    assert np.array_equal(deep.widths_from_rates(deep.rates_from_widths(widths)), widths)
+    with pytest.raises(InputError, match="need the width\\+depth space"):
+        flat.rates_from_widths(widths)
+    with pytest.raises(InputError, match="16 prunable units and 12 drop genes, got 16 rates"):
+        deep.widths_from_rates(np.zeros(16))
+    bad = np.array(flat.full_widths)
+    bad[0] = 0  # the first block downsamples: no identity path
+    with pytest.raises(InputError, match="0 drops the block of a unit in"):
+        flat.check_widths(bad)

@@ -1,7 +1,11 @@
 """The model zoo: names as torchvision spells them, each with its prunable units.
 
-A ``ZooModel`` builds its torch module for any width vector (channels kept per unit) and, without
-building it, that architecture's workload table from the compiled symbolic spec.
+A ``ZooModel`` builds its torch module for any width vector (channels kept per unit; 0 drops a
+unit's residual block where an identity path exists) and, without building it, that
+architecture's workload table from the compiled symbolic spec.
+
+A search describes an architecture by a vector of per-unit pruning rates; a model ``in_space``
+with depth appends one gene per droppable unit, and a gene of ``DROP_GENE`` or more drops it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from zoo.arch import cifar_resnet, mobilenet, resnet, vgg, yolo
 from zoo.spec import NetSpec, Template
 from zoo.workload import Workload
 
-__all__ = ["ZooModel", "get_model", "model_names"]
+__all__ = ["ZooModel", "get_model", "model_names", "DROP_GENE"]
+
+DROP_GENE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,10 +39,25 @@ class ZooModel:
     extra_params: int = 0   # parameters outside the executed layers (YOLO's box-decoding DFL conv)
     size_step: int = 0      # input sizes the architecture takes: multiples of this (0: only its own)
     min_size: int = 32
+    depth: bool = False     # rate vectors carry a drop gene per droppable unit (the width+depth space)
 
     @property
     def n_units(self) -> int:
         return len(self.full_widths)
+
+    @property
+    def droppable(self) -> tuple[int, ...]:
+        """Units whose residual block can be dropped (width 0)."""
+        return self.template.droppable
+
+    @property
+    def n_rates(self) -> int:
+        """Length of a rate vector: one rate per unit, plus a drop gene per droppable unit with depth."""
+        return self.n_units + (len(self.droppable) if self.depth else 0)
+
+    def in_space(self, depth: bool) -> "ZooModel":
+        """The same network, its rate vectors with (``depth``) or without drop genes."""
+        return self if bool(depth) == self.depth else _variant(self.name, self.input_size, bool(depth))
 
     @property
     def input_size(self) -> int:
@@ -49,24 +70,42 @@ class ZooModel:
     def at_size(self, size: int | None) -> "ZooModel":
         """The same network on ``size`` x ``size`` inputs: units, widths and weights are unchanged,
         the workload table is not. ``None``: this one."""
-        return self if size is None or int(size) == self.input_size else _at_size(self.name, int(size))
+        return self if size is None or int(size) == self.input_size else _variant(self.name, int(size), self.depth)
 
     def check_widths(self, widths) -> np.ndarray:
         w = np.asarray(widths)
         if w.shape != (self.n_units,):
             raise InputError(f"{self.name} has {self.n_units} prunable units, got {w.size} widths")
-        if np.any(w < 1) or np.any(w > np.asarray(self.full_widths)) or np.any(w != np.rint(w)):
-            raise InputError(f"{self.name}: widths must be whole numbers from 1 to each unit's full width")
+        low = np.ones(self.n_units)
+        low[list(self.droppable)] = 0
+        if np.any(w < low) or np.any(w > np.asarray(self.full_widths)) or np.any(w != np.rint(w)):
+            raise InputError(f"{self.name}: widths must be whole numbers from 1 to each unit's full width "
+                             f"(0 drops the block of a unit in {list(self.droppable)})")
         return w.astype(np.int64)
 
     def widths_from_rates(self, rates) -> np.ndarray:
-        """Channels kept per unit for per-unit pruning rates in [0, 1) (at least one channel)."""
+        """Channels kept per unit for per-unit pruning rates in [0, 1) (at least one channel); with
+        depth, 0 for a droppable unit whose gene is at least DROP_GENE."""
         r = np.asarray(rates, dtype=np.float64)
-        if r.shape != (self.n_units,):
-            raise InputError(f"{self.name} has {self.n_units} prunable units, got {r.size} rates")
+        if r.shape != (self.n_rates,):
+            genes = f" and {len(self.droppable)} drop genes" if self.depth else ""
+            raise InputError(f"{self.name} has {self.n_units} prunable units{genes}, got {r.size} rates")
         if np.any(r < 0) or np.any(r >= 1):
             raise InputError(f"{self.name}: pruning rates must be in [0, 1), got {r[(r < 0) | (r >= 1)][0]:g}")
-        return np.maximum(1, np.rint(np.asarray(self.full_widths) * (1 - r))).astype(np.int64)
+        widths = np.maximum(1, np.rint(np.asarray(self.full_widths) * (1 - r[:self.n_units]))).astype(np.int64)
+        if self.depth:
+            widths[np.array(self.droppable, dtype=np.int64)[r[self.n_units:] >= DROP_GENE]] = 0
+        return widths
+
+    def rates_from_widths(self, widths) -> np.ndarray:
+        """A rate vector that gives ``widths`` back (dropped blocks need a model with depth)."""
+        w = self.check_widths(widths)
+        rates = np.where(w > 0, 1 - w / np.asarray(self.full_widths), 0.0)
+        if not self.depth:
+            if np.any(w == 0):
+                raise InputError(f"{self.name}: widths drop blocks; their rates need the width+depth space")
+            return rates
+        return np.concatenate([rates, np.where(w[list(self.droppable)] == 0, DROP_GENE, 0.0)])
 
     def workload(self, widths=None) -> Workload:
         """The architecture's per-layer table, analytically (no module is built)."""
@@ -76,7 +115,7 @@ class ZooModel:
         return self.template.params(self.full_widths if widths is None else widths) + self.extra_params
 
     def flops(self, widths=None) -> float:
-        return self.workload(widths).dense_flops
+        return self.template.dense_flops(self.full_widths if widths is None else widths)
 
     def module(self, widths=None, seed: int | None = None):
         """A freshly initialised torch module with these widths; with ``seed``, its initial weights
@@ -143,10 +182,13 @@ def get_model(name: str, input_size: int | None = None) -> ZooModel:
 
 
 @lru_cache(maxsize=64)
-def _at_size(name: str, size: int) -> ZooModel:
+def _variant(name: str, size: int, depth: bool) -> ZooModel:
+    """The zoo's ``name`` on ``size`` inputs, its rate vectors with or without drop genes."""
     base = _ZOO[name]
-    if base.size_step == 0:
+    if size == base.input_size and not depth:
+        return base
+    if size != base.input_size and base.size_step == 0:
         raise InputError(f"{name} takes {base.input_size}x{base.input_size} inputs only, got input size {size}")
-    if size < base.min_size or size % base.size_step:
+    if size != base.input_size and (size < base.min_size or size % base.size_step):
         raise InputError(f"{name}: input size must be a multiple of {base.size_step} from {base.min_size}, got {size}")
-    return replace(base, input_shape=(base.input_shape[0], size, size))
+    return replace(base, input_shape=(base.input_shape[0], size, size), depth=depth)

@@ -2,7 +2,9 @@
 
 A family describes its network once, layer by layer, with channel counts written as ``Ch``
 expressions (a constant, one unit's width, sums for concatenation, multiples for split blocks).
-Spatial sizes do not depend on widths, so they are plain numbers. ``NetSpec.compile`` turns the
+Spatial sizes do not depend on widths, so they are plain numbers. Layers recorded inside
+``NetSpec.block(unit)`` form a residual block with an identity path: a width of 0 for that unit
+removes them (depth pruning: the block becomes the identity). ``NetSpec.compile`` turns the
 description into arrays; ``Template.table(widths)`` then evaluates every layer's channels with
 two matrix-vector products and hands them to ``zoo.workload.layer_costs``: tens of microseconds
 per architecture, with no torch module built.
@@ -10,7 +12,9 @@ per architecture, with no torch module built.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -64,10 +68,20 @@ class NetSpec:
 
     def __init__(self, n_units: int):
         self.n_units = n_units
-        self.layers: list[tuple] = []  # kind, c_in, c_out, kernel, depthwise, h_in, w_in, h, w, bias
+        self.layers: list[tuple] = []  # kind, c_in, c_out, kernel, depthwise, h_in, w_in, h, w, bias, block
+        self._block = -1
+
+    @contextmanager
+    def block(self, unit: int):
+        """Layers added inside form unit ``unit``'s residual block, which an identity can replace."""
+        self._block = unit
+        try:
+            yield
+        finally:
+            self._block = -1
 
     def _add(self, kind, c_in, c_out, kernel, h_in, w_in, h, w, depthwise=False, bias=False):
-        self.layers.append((kind, _ch(c_in), _ch(c_out), kernel, depthwise, h_in, w_in, h, w, bias))
+        self.layers.append((kind, _ch(c_in), _ch(c_out), kernel, depthwise, h_in, w_in, h, w, bias, self._block))
         return h, w
 
     def conv(self, c_in, c_out, kernel, h, w, stride=1, padding=None, depthwise=False, bias=False):
@@ -109,7 +123,7 @@ class NetSpec:
         e_out = np.array([c.row(self.n_units) for c in cols[2]])
         ints = lambda i: np.array(cols[i], np.int64)  # noqa: E731
         return Template(kind, e_in, e_out, ints(3), np.array(cols[4], bool), ints(5), ints(6), ints(7),
-                        ints(8), np.array(cols[9], bool))
+                        ints(8), np.array(cols[9], bool), ints(10))
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,25 +140,55 @@ class Template:
     h: np.ndarray
     w: np.ndarray
     bias: np.ndarray
+    block: np.ndarray    # the unit whose width 0 removes the layer (its residual block), or -1
+
+    @property
+    def droppable(self) -> tuple[int, ...]:
+        """Units whose residual block an identity can replace."""
+        return tuple(int(u) for u in np.unique(self.block[self.block >= 0]))
+
+    @cached_property
+    def _dense(self) -> tuple[np.ndarray, ...]:
+        """The conv, dwconv and linear rows: what ``dense_flops`` sums."""
+        rows = np.flatnonzero(self.kind <= _CODE["linear"])
+        return (self.e_in[rows], self.e_out[rows], self.depthwise[rows], self.block[rows],
+                (self.kernel[rows] ** 2 * self.h[rows] * self.w[rows]).astype(np.float64))
+
+    def dense_flops(self, widths) -> float:
+        """``table(widths).dense_flops`` without building the table (the search's FLOPs repair asks
+        for it thousands of times per search)."""
+        e_in, e_out, depthwise, block, k2hw = self._dense
+        v = np.concatenate([[1.0], np.asarray(widths, dtype=np.float64)])
+        c_in, c_out = np.rint(e_in @ v), np.rint(e_out @ v)
+        macs = c_out * k2hw * np.where(depthwise, 1.0, c_in)
+        keep = (block < 0) | (v[1:][np.maximum(block, 0)] > 0)
+        return float(macs[keep].sum())
+
+    def kept(self, widths) -> np.ndarray:
+        """Which layers execute: all but those of blocks whose unit has width 0."""
+        w = np.asarray(widths)
+        return (self.block < 0) | (w[np.maximum(self.block, 0)] > 0)
 
     def channels(self, widths) -> tuple[np.ndarray, np.ndarray]:
+        """(c_in, c_out) of every layer, executed or not."""
         v = np.concatenate([[1.0], np.asarray(widths, dtype=np.float64)])
         return np.rint(self.e_in @ v).astype(np.int64), np.rint(self.e_out @ v).astype(np.int64)
 
     def params(self, widths) -> int:
         """Learnable parameters of the layers in the table (weights, biases, norm scale and shift)."""
         c_in, c_out = self.channels(widths)
-        groups = np.where(self.depthwise, c_in, 1)
+        groups = np.where(self.depthwise, np.maximum(c_in, 1), 1)
         weights = c_out * (c_in // groups) * self.kernel ** 2 + np.where(self.bias, c_out, 0)
         per_layer = np.select([np.isin(self.kind, [_CODE["conv"], _CODE["dwconv"], _CODE["linear"]]),
                                self.kind == _CODE["norm"]], [weights, 2 * c_out], 0)
-        return int(per_layer.sum())
+        return int(per_layer[self.kept(widths)].sum())
 
     def table(self, widths) -> Workload:
-        c_in, c_out = self.channels(widths)
-        groups = np.where(self.depthwise, c_in, 1)
-        flops, read, written = layer_costs(self.kind, c_in, c_out, self.kernel, groups, self.h_in, self.w_in,
-                                           self.h, self.w, self.bias)
-        return Workload(kind=self.kind, flops=flops, bytes_read=read, bytes_written=written, c_in=c_in,
-                        c_out=c_out, kernel=self.kernel, stride=stride_of(self.h_in, self.h), groups=groups,
-                        h=self.h, w=self.w)
+        keep = self.kept(widths)
+        c_in, c_out = (c[keep] for c in self.channels(widths))
+        groups = np.where(self.depthwise[keep], c_in, 1)
+        kernel, h_in, w_in, h, w = self.kernel[keep], self.h_in[keep], self.w_in[keep], self.h[keep], self.w[keep]
+        flops, read, written = layer_costs(self.kind[keep], c_in, c_out, kernel, groups, h_in, w_in, h, w,
+                                           self.bias[keep])
+        return Workload(kind=self.kind[keep], flops=flops, bytes_read=read, bytes_written=written, c_in=c_in,
+                        c_out=c_out, kernel=kernel, stride=stride_of(h_in, h), groups=groups, h=h, w=w)

@@ -2,12 +2,15 @@
 
 Three stages of n basic blocks at 16/32/64 channels, option-A shortcuts (stride-2 subsampling and
 zero-padded channels, no parameters): 0.27 M / 0.85 M / 1.7 M parameters. One unit per block: its
-inner width (conv1's outputs).
+inner width (conv1's outputs); width 0 drops a block with an identity shortcut (all but each
+stage's first).
 
 Torch-free: the architecture as data and its symbolic workload spec.
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 from zoo.spec import Ch, NetSpec
 
@@ -33,12 +36,14 @@ def cifar_resnet_spec(name: str, size: int = 32, num_classes: int = 10) -> NetSp
         for b in range(n):
             stride = 2 if stage > 0 and b == 0 else 1
             width = Ch.unit(u)
-            h2, w2 = net.conv(c_in, width, 3, h, w, stride)
-            net.norm(width, h2, w2), net.act(width, h2, w2)
-            net.conv(width, planes, 3, h2, w2), net.norm(planes, h2, w2)
-            if stride != 1 or c_in != planes:
-                net.concat([planes], h2, w2)  # the zero-padded shortcut: a copy into more channels
-            net.add(planes, h2, w2), net.act(planes, h2, w2)
+            identity = stride == 1 and c_in == planes  # no option-A shortcut: the block can become the identity
+            with net.block(u) if identity else nullcontext():
+                h2, w2 = net.conv(c_in, width, 3, h, w, stride)
+                net.norm(width, h2, w2), net.act(width, h2, w2)
+                net.conv(width, planes, 3, h2, w2), net.norm(planes, h2, w2)
+                if not identity:
+                    net.concat([planes], h2, w2)  # the zero-padded shortcut: a copy into more channels
+                net.add(planes, h2, w2), net.act(planes, h2, w2)
             h, w, c_in, u = h2, w2, planes, u + 1
     net.global_pool(64, h, w)
     net.linear(64, num_classes)

@@ -2,12 +2,15 @@
 
 Units. V1: the stem's and each depthwise-separable block's output channels (14). V2: each
 inverted residual's hidden (expanded) width (17); the first block has no expansion, so its
-unit is the stem's output, which its depthwise conv and projection read.
+unit is the stem's output, which its depthwise conv and projection read. Width 0 drops a V2
+stride-1 block whose input and output channels are equal (it has the residual identity).
 
 Torch-free: the architecture as data and its symbolic workload spec.
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 from zoo.spec import Ch, NetSpec
 
@@ -60,12 +63,14 @@ def mobilenet_v2_spec(name: str = "mobilenet_v2", size: int = 224, num_classes: 
     for i, (t, c_in, c_out, s) in enumerate(blocks):
         hidden = Ch.unit(i)
         c_in = Ch.unit(0) if i == 0 else c_in
-        if t != 1:
-            _cbr_spec(net, c_in, hidden, 1, h, w, 1)
-        h2, w2 = _cbr_spec(net, hidden, hidden, 3, h, w, s, depthwise=True)
-        net.conv(hidden, c_out, 1, h2, w2), net.norm(c_out, h2, w2)
-        if s == 1 and i > 0 and blocks[i][1] == c_out:
-            net.add(c_out, h2, w2)
+        residual = s == 1 and i > 0 and blocks[i][1] == c_out
+        with net.block(i) if residual else nullcontext():
+            if t != 1:
+                _cbr_spec(net, c_in, hidden, 1, h, w, 1)
+            h2, w2 = _cbr_spec(net, hidden, hidden, 3, h, w, s, depthwise=True)
+            net.conv(hidden, c_out, 1, h2, w2), net.norm(c_out, h2, w2)
+            if residual:
+                net.add(c_out, h2, w2)
         h, w = h2, w2
     h, w = _cbr_spec(net, 320, 1280, 1, h, w, 1)
     net.global_pool(1280, h, w)

@@ -2,11 +2,15 @@
 
 One unit per residual block: BasicBlock's inner width (conv1's outputs), Bottleneck's inner
 width (conv1's and conv2's outputs). Block outputs are tied across the residual adds and stay.
+A block without a downsampling shortcut (every block after each stage's first) can be dropped:
+width 0 makes it the identity.
 
 Torch-free: the architecture as data and its symbolic workload spec.
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 from zoo.spec import Ch, NetSpec
 
@@ -37,20 +41,21 @@ def resnet_spec(name: str, size: int = 224, num_classes: int = 1000) -> NetSpec:
         for b in range(n):
             stride = 2 if stage > 1 and b == 0 else 1
             width = Ch.unit(u)
-            if kind == "basic":
-                out = planes
-                h2, w2 = net.conv(c_in, width, 3, h, w, stride)
-                net.norm(width, h2, w2), net.act(width, h2, w2)
-                net.conv(width, out, 3, h2, w2), net.norm(out, h2, w2)
-            else:
-                out = planes * 4
-                net.conv(c_in, width, 1, h, w), net.norm(width, h, w), net.act(width, h, w)
-                h2, w2 = net.conv(width, width, 3, h, w, stride)
-                net.norm(width, h2, w2), net.act(width, h2, w2)
-                net.conv(width, out, 1, h2, w2), net.norm(out, h2, w2)
-            if stride != 1 or c_in != out:
-                net.conv(c_in, out, 1, h, w, stride, padding=0), net.norm(out, h2, w2)
-            net.add(out, h2, w2), net.act(out, h2, w2)
+            out = planes if kind == "basic" else planes * 4
+            identity = stride == 1 and c_in == out   # no downsample: the block can become the identity
+            with net.block(u) if identity else nullcontext():
+                if kind == "basic":
+                    h2, w2 = net.conv(c_in, width, 3, h, w, stride)
+                    net.norm(width, h2, w2), net.act(width, h2, w2)
+                    net.conv(width, out, 3, h2, w2), net.norm(out, h2, w2)
+                else:
+                    net.conv(c_in, width, 1, h, w), net.norm(width, h, w), net.act(width, h, w)
+                    h2, w2 = net.conv(width, width, 3, h, w, stride)
+                    net.norm(width, h2, w2), net.act(width, h2, w2)
+                    net.conv(width, out, 1, h2, w2), net.norm(out, h2, w2)
+                if not identity:
+                    net.conv(c_in, out, 1, h, w, stride, padding=0), net.norm(out, h2, w2)
+                net.add(out, h2, w2), net.act(out, h2, w2)
             h, w, c_in, u = h2, w2, out, u + 1
     net.global_pool(c_in, h, w)
     net.linear(c_in, num_classes)

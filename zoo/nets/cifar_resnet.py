@@ -47,7 +47,8 @@ class CifarResNet(nn.Module):
         c_in, blocks = 16, []
         for stage, planes in enumerate(_PLANES):
             for b in range(n):
-                blocks.append(BasicBlockA(c_in, widths[len(blocks)], planes, 2 if stage > 0 and b == 0 else 1))
+                width = widths[len(blocks)]  # 0: the block is dropped
+                blocks.append(BasicBlockA(c_in, width, planes, 2 if stage > 0 and b == 0 else 1) if width else nn.Identity())
                 c_in = planes
         self.layers = nn.Sequential(*blocks)
         self.avgpool = nn.AdaptiveAvgPool2d(1)

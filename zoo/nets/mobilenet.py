@@ -49,7 +49,7 @@ class MobileNetV2(nn.Module):
         layers = [_cbr(3, stem, 3, 2, act=nn.ReLU6)]
         for i, (t, c_in, c_out, s) in enumerate(blocks):
             layers.append(InvertedResidual(stem if i == 0 else c_in, widths[i], c_out, s, expand=t != 1,
-                                           residual=s == 1 and c_in == c_out))
+                                           residual=s == 1 and c_in == c_out) if widths[i] else nn.Identity())
         layers.append(_cbr(320, 1280, 1, 1, act=nn.ReLU6))
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)

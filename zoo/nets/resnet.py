@@ -65,7 +65,8 @@ class ResNet(nn.Module):
         for stage, (planes, n) in enumerate(zip(_PLANES, counts), start=1):
             blocks = []
             for b in range(n):
-                blocks.append(block(c_in, widths[u], planes, 2 if stage > 1 and b == 0 else 1))
+                stride = 2 if stage > 1 and b == 0 else 1
+                blocks.append(block(c_in, widths[u], planes, stride) if widths[u] else nn.Identity())  # 0: dropped
                 c_in, u = planes * expansion, u + 1
             setattr(self, f"layer{stage}", nn.Sequential(*blocks))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
