@@ -26,7 +26,10 @@ from testbed.streams import Streams
 from twin.scenario import Scenario, as_scenario
 from zoo import ZooModel, get_model
 
-__all__ = ["PruningSpec", "RunConfig"]
+__all__ = ["PruningSpec", "RunConfig", "SearchSpace", "SEARCH_SPACES"]
+
+SearchSpace = Literal["width", "width+depth"]
+SEARCH_SPACES: tuple[str, ...] = SearchSpace.__args__
 
 
 class PruningSpec(StrictModel):
@@ -48,6 +51,9 @@ class PruningSpec(StrictModel):
     surrogate_samples: int = Field(400, ge=20, description="random sub-networks profiled per cluster")
     surrogate: SurrogateChoice = "best"
     # search
+    space: SearchSpace = Field("width", description=(
+        "width: channels per unit; width+depth: also drop residual blocks that have an identity path "
+        "(every search and the oracle; uniform and global-magnitude pruning keep every block)"))
     objective: Objective = "weighted_mean"
     slo_ms: PositiveFloat | None = Field(None, description=(
         "latency SLO; default 1.25 x uniform pruning's latency on a nominal factory-fresh device"))
@@ -113,7 +119,8 @@ class RunConfig:
 
     @cached_property
     def zoo(self) -> ZooModel:
-        return get_model(self.model_name, self.input_size)
+        """The network to prune, its rate vectors in the search space (drop genes with depth)."""
+        return get_model(self.model_name, self.input_size).in_space(depth=self.pruning.space != "width")
 
     @property
     def target_flops(self) -> float:
@@ -148,6 +155,9 @@ class RunConfig:
         except InputError as exc:
             return [("pruning.input_size" if p.input_size else "deployment.input_size", str(exc))]
         problems = []
+        if p.space != "width" and not zoo.droppable:
+            problems.append(("pruning.space", f"{zoo.name} has no residual block with an identity path to drop; "
+                             "allowed: width"))
         if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
             problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))
         if p.data is not None and zoo.family == "yolo":

@@ -22,11 +22,12 @@ from hdap.search import NCSResult, flops_repair, ncs_minimize
 from hdap.surrogate import ClusterSurrogate, fit_cluster_surrogate
 from testbed.streams import Streams
 from twin.fleet import FleetSnapshot
-from zoo import ZooModel
+from zoo import DROP_GENE, ZooModel
 
 __all__ = ["INFEASIBLE", "DEFAULT_SLO_FACTOR", "budgets", "fit_estimate", "search", "exact_statistics",
            "oracle_truth", "default_slo_ms"]
 
+UNDECIDED = DROP_GENE - 0.05  # a drop gene's start: one mutation (sigma 0.1) from dropping its block
 INFEASIBLE = 1e9  # fitness of a candidate under the accuracy floor (plus its shortfall)
 DEFAULT_SLO_FACTOR = 1.25
 
@@ -58,9 +59,10 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
     none) to ``budget`` FLOPs, keeping the accuracy proxy above ``pruning.accuracy_floor`` of
     uniform pruning's. ``objective`` maps a generation's (population, units) rates to values
     (``FleetEstimate.statistics``, ``exact_statistics``, a surrogate)."""
-    floor_rates = np.zeros(zoo.n_units) if floor_rates is None else floor_rates
+    floor_rates = np.zeros(zoo.n_rates) if floor_rates is None else floor_rates
     repair = flops_repair(zoo, budget, floor=floor_rates)
-    x0 = repair(floor_rates)
+    # drop genes start undecided, just short of dropping: the start is still uniform pruning
+    x0 = repair(np.where(np.arange(zoo.n_rates) < zoo.n_units, floor_rates, np.maximum(floor_rates, UNDECIDED)))
     need = pruning.accuracy_floor * proxy.retention(zoo.widths_from_rates(x0))
 
     def fitness(rates):

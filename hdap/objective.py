@@ -118,7 +118,7 @@ class FleetEstimate:
         probs = (np.arange(QUANTILES) + 0.5) / QUANTILES
         self.ratio_quantiles_ = np.array([np.quantile(speed_ratio[labels == c], probs) for c in range(k)])
         self.ratio_mean_ = np.array([speed_ratio[labels == c].mean() for c in range(k)])
-        self._unpruned = self.cluster_ms(np.zeros(zoo.n_units))
+        self._unpruned = self.cluster_ms(np.zeros(zoo.n_rates))
 
     def cluster_ms(self, rates) -> np.ndarray:
         """Each cluster surrogate's prediction (ms) for its representatives: (clusters,) for one

@@ -5,7 +5,8 @@ building the architecture on the meta device with that unit one channel narrower
 dependency group (the batch norms, depthwise convs, residual partners, concatenation slices and
 consumers that must lose the same channels) is scored by an importance criterion and its least
 important channels are removed until the unit has its target width. The classifier's outputs are
-never anchors, so they stay intact.
+never anchors, so they stay intact. A unit of width 0 has its residual block replaced by the
+identity first (depth pruning), as ``zoo.module`` builds it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,15 @@ def unit_anchors(name: str) -> tuple[tuple[str, ...], ...]:
     return tuple(anchors)
 
 
+def dropped_blocks(zoo: ZooModel, widths) -> list[str]:
+    """Module names of the blocks ``widths`` drops: where ``zoo.module(widths)`` has an identity and
+    the full network has not."""
+    with torch.device("meta"):
+        full = dict(zoo.module().named_modules())
+        return [n for n, m in zoo.module(widths).named_modules()
+                if isinstance(m, nn.Identity) and not isinstance(full.get(n), nn.Identity)]
+
+
 def _importance(kind: str):
     if kind == "l2":
         return tp.importance.GroupMagnitudeImportance(p=2)
@@ -76,10 +86,13 @@ def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = 
     if importance == "taylor" and calibration is None:
         raise InputError("taylor importance needs a calibration batch (inputs and labels)")
     model = copy.deepcopy(module).eval()
+    for name in dropped_blocks(zoo, widths) if np.any(widths == 0) else ():
+        parent, _, child = name.rpartition(".")
+        setattr(model.get_submodule(parent), child, nn.Identity())
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(1, *zoo.input_shape), verbose=False)
     layers = dict(model.named_modules())
     for unit, names in enumerate(unit_anchors(zoo.name)):
-        for name in names:
+        for name in names if widths[unit] else ():
             layer = layers[name]
             excess = _out_channels(layer) - int(widths[unit])
             if excess <= 0:  # already narrowed as part of an earlier anchor's group
@@ -97,7 +110,9 @@ def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = 
 
 
 def widths_for_flops(zoo: ZooModel, target_flops: float) -> np.ndarray:
-    """The uniform pruning rate whose architecture is closest to ``target_flops`` from below."""
+    """The uniform pruning rate whose architecture is closest to ``target_flops`` from below (every
+    block kept)."""
+    zoo = zoo.in_space(depth=False)
     full = zoo.flops()
     floor = zoo.flops(zoo.widths_from_rates(np.full(zoo.n_units, 0.999)))
     if not floor <= target_flops <= full:

@@ -81,8 +81,8 @@ class RunResult:
 
     def summary(self) -> pd.DataFrame:
         """One row per method (``METHODS``): exact fleet latency statistics over every device,
-        speedup over the unpruned mean, share of devices over the SLO, FLOPs, parameters and
-        test accuracy (NaN without data)."""
+        speedup over the unpruned mean, share of devices over the SLO, FLOPs, parameters, residual
+        blocks dropped (width+depth space only) and test accuracy (NaN without data)."""
         rows = []
         for m, lat in self.latency_ms.items():
             p50, p95, p99 = np.percentile(lat, [50, 95, 99])
@@ -92,6 +92,8 @@ class RunResult:
                          "accuracy": self.accuracy[m]})
         table = pd.DataFrame(rows).set_index("method")
         table["accuracy"] = table["accuracy"].astype(float)
+        if self.zoo.depth:  # the width+depth space: how many residual blocks each method removed
+            table.insert(len(table.columns) - 1, "blocks_dropped", [int(np.sum(self.widths[m] == 0)) for m in table.index])
         table.insert(1, "speedup", table.loc["unpruned", "fleet_mean_ms"] / table["fleet_mean_ms"])
         return table
 
@@ -144,7 +146,7 @@ def run_hdap(config: RunConfig, workers: int = 1, progress: bool = False) -> Run
     for t, budget in enumerate(steps):
         proxy = ImportanceProxy(module, zoo) if lab else base_proxy
         res = search(zoo, lambda r: estimate.statistics(r, cfg.objective, slo), budget, proxy, cfg,
-                     streams.rng("search", t), floor_rates=1 - current / full,
+                     streams.rng("search", t), floor_rates=zoo.rates_from_widths(current),
                      desc=f"search hdap {t + 1}/{cfg.rounds}", progress=progress)
         chosen = Round(budget, [], res.best_f, res.history)
         x = res.best_x
@@ -193,5 +195,5 @@ def run_hdap(config: RunConfig, workers: int = 1, progress: bool = False) -> Run
     history = {"hdap": [h for r in rounds for h in r.history],
                **{m: b.history for m, b in baselines.items() if b.history}}
     return RunResult(config, widths, latency, accuracy, clustering.labels_, clustering.weights_, surrogates, rounds,
-                     history, estimate.mean_ms(1 - current / full), spent, slo, clustering.k_scores_, check, timings,
+                     history, estimate.mean_ms(zoo.rates_from_widths(current)), spent, slo, clustering.k_scores_, check, timings,
                      hdap_module)

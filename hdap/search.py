@@ -5,7 +5,8 @@ its parent when its normalised fitness over its normalised diversity (the Bhatta
 of its search distribution to the nearest other process) falls below a threshold lambda drawn
 around 1, which keeps the processes apart. The scales follow the 1/5 success rule every ``epoch``
 generations. Candidates are repaired to meet the FLOPs budget (their rates pushed uniformly towards
-the maximum until they fit), so every evaluated architecture is feasible.
+the maximum until they fit), so every evaluated architecture is feasible. In the width+depth space
+the drop genes are searched alongside the rates; the repair moves widths only.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
     uniformly towards MAX_RATE; too small, shrink every rate towards ``floor`` (default 0; in a
     later round, the rates the network already has, so no unit grows back). Methods are then
     compared at the same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
-    lo = np.zeros(zoo.n_units) if floor is None else np.asarray(floor, dtype=np.float64)
+    lo = np.zeros(zoo.n_rates) if floor is None else np.asarray(floor, dtype=np.float64)
+    is_rate = np.arange(zoo.n_rates) < zoo.n_units  # the rest are drop genes, which the repair leaves alone
 
     def flops(r):
         return zoo.flops(zoo.widths_from_rates(r))
@@ -42,13 +44,14 @@ def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
 
     def repair(r: np.ndarray) -> np.ndarray:
         r = np.clip(r, lo, MAX_RATE)
+        top_r, low_r = np.where(is_rate, MAX_RATE, r), np.where(is_rate, lo, r)
         f = flops(r)
         if f > target_flops:
-            t = bisect(lambda a: r + a * (MAX_RATE - r), lambda x: flops(x) > target_flops)
-            return r + t * (MAX_RATE - r)
+            t = bisect(lambda a: r + a * (top_r - r), lambda x: flops(x) > target_flops)
+            return r + t * (top_r - r)
         if f < (1 - slack) * target_flops:
-            t = bisect(lambda a: lo + (r - lo) * (1 - a), lambda x: flops(x) < (1 - slack) * target_flops)
-            return lo + (r - lo) * (1 - t)
+            t = bisect(lambda a: low_r + (r - low_r) * (1 - a), lambda x: flops(x) < (1 - slack) * target_flops)
+            return low_r + (r - low_r) * (1 - t)
         return r
     return repair
 

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from hdap.fleet import Fleet
 from hdap.search import MAX_RATE, flops_repair
-from zoo import ZooModel, get_model
+from zoo import DROP_GENE, ZooModel, get_model
 
 __all__ = ["ALIGNMENTS", "sample_rates", "sample_architectures", "profile", "TreeSurrogate", "LayerSurrogate",
            "ClusterSurrogate", "fit_cluster_surrogate", "SurrogateChoice", "SURROGATE_KINDS"]
@@ -48,15 +48,25 @@ def sample_rates(n_units: int, n: int, rng: np.random.Generator, high: float = 0
     return np.clip(scale * rng.uniform(0.3, 1.7, (n, n_units)), 0, high)
 
 
+def sample_drops(n_genes: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Drop genes: each sample drops each droppable block with its own probability, up to one half."""
+    if n_genes == 0:  # the width space: draw nothing, so its samples are what they always were
+        return np.zeros((n, 0))
+    share = rng.uniform(0, 0.5, (n, 1))
+    return np.where(rng.random((n, n_genes)) < share, (1 + DROP_GENE) / 2, DROP_GENE / 2)
+
+
 def sample_architectures(zoo: ZooModel, budgets: list[float], n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` rate vectors: half repaired into the FLOPs band of one of ``budgets`` (random
-    directions around uniform pruning), half spread from light to heavy pruning."""
+    directions around uniform pruning), half spread from light to heavy pruning; with depth,
+    blocks dropped at random in both halves."""
     repairs = [flops_repair(zoo, b) for b in budgets]
-    starts = [repair(np.zeros(zoo.n_units)) for repair in repairs]  # uniform pruning in each band
-    band = [repairs[i % len(repairs)](np.clip(starts[i % len(repairs)] + rng.normal(0, 0.25, zoo.n_units), 0, MAX_RATE))
-            for i in range(n // 2)]
-    spread = sample_rates(zoo.n_units, n - n // 2, rng)
-    return np.vstack([np.array(band).reshape(-1, zoo.n_units), spread])
+    starts = [repair(np.zeros(zoo.n_rates))[:zoo.n_units] for repair in repairs]  # uniform pruning in each band
+    drops = sample_drops(zoo.n_rates - zoo.n_units, n, rng)
+    band = [repairs[i % len(repairs)](np.clip(np.concatenate(
+        [starts[i % len(repairs)] + rng.normal(0, 0.25, zoo.n_units), drops[i]]), 0, MAX_RATE)) for i in range(n // 2)]
+    spread = np.hstack([sample_rates(zoo.n_units, n - n // 2, rng), drops[n // 2:]])
+    return np.vstack([np.array(band).reshape(-1, zoo.n_rates), spread])
 
 
 def profile(fleet: Fleet, zoo: ZooModel, device_ids, rates: np.ndarray, repeats: int = 5) -> np.ndarray:
@@ -93,10 +103,19 @@ def _layer_groups(name: str, size: int) -> tuple[np.ndarray, int]:
 
 @lru_cache(maxsize=16_384)
 def _layer_arrays(name: str, size: int, widths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """(dense layer?, output channels, MACs, bytes moved) per layer of one architecture. Cached:
-    the clusters' surrogates are fitted on, and the search asks them about, the same architectures."""
-    w = get_model(name, size).workload(list(widths))
-    return w.kind < _DENSE_KINDS, np.maximum(w.c_out, 1), w.flops, w.bytes_read + w.bytes_written
+    """(executed?, dense layer?, output channels, MACs, bytes moved) per layer of the full network
+    (a dropped block's layers: not executed, no cost). Cached: the clusters' surrogates are fitted
+    on, and the search asks them about, the same architectures."""
+    zoo = get_model(name, size)
+    kept = zoo.template.kept(widths)
+    w = zoo.workload(list(widths))
+
+    def scatter(values):
+        out = np.zeros(len(kept))
+        out[kept] = values
+        return out
+    return (kept, scatter(w.kind < _DENSE_KINDS).astype(bool), np.maximum(scatter(w.c_out), 1), scatter(w.flops),
+            scatter(w.bytes_read + w.bytes_written))
 
 
 def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.ndarray:
@@ -105,10 +124,10 @@ def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.n
     group, n = _layer_groups(zoo.name, zoo.input_size)
     rows = []
     for r in np.atleast_2d(rates):
-        dense, c_out, flops, moved = _layer_arrays(zoo.name, zoo.input_size,
-                                                   tuple(int(v) for v in zoo.widths_from_rates(r)))
+        kept, dense, c_out, flops, moved = _layer_arrays(zoo.name, zoo.input_size,
+                                                         tuple(int(v) for v in zoo.widths_from_rates(r)))
         padded = np.where(dense, np.ceil(c_out / alignment) * alignment / c_out, 1.0)
-        rows.append(np.concatenate([np.bincount(group, minlength=n), np.bincount(group, flops * padded, n) / 1e6,
+        rows.append(np.concatenate([np.bincount(group, kept, n), np.bincount(group, flops * padded, n) / 1e6,
                                     np.bincount(group, moved, n) / 1e6]))
     return np.array(rows)
 

@@ -136,3 +136,19 @@ def test_prune_cli_rejects_weights_of_another_model(tmp_path):
     r = hdap("prune", "--model", "resnet20", "--flops", "0.02", "--weights", tmp_path / "r56.pt", "--out", tmp_path / "x.pt")
     assert r.returncode == 2 and "not weights of a full resnet20" in r.stderr
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_dropped_blocks_become_identities_and_the_rest_keep_their_weights():
+    zoo = get_model("resnet56")
+    base = zoo.module(seed=0).eval()
+    widths = np.array(zoo.full_widths)
+    widths[[1, 4]] = 0
+    widths[7] = 8
+    pruned = prune_to_widths(base, zoo, widths)
+    assert isinstance(pruned.layers[1], torch.nn.Identity) and isinstance(pruned.layers[4], torch.nn.Identity)
+    assert torch.equal(pruned.layers[2].conv1.weight, base.layers[2].conv1.weight)  # an untouched block
+    assert pruned.layers[7].conv1.out_channels == 8
+    assert sum(p.numel() for p in pruned.parameters()) == zoo.params(widths)
+    # dropping a block is the identity: the block's input goes on unchanged
+    x = torch.randn(2, 16, 32, 32)
+    assert torch.equal(pruned.layers[1](x), x)

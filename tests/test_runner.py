@@ -105,6 +105,8 @@ def test_with_data_hdap_prunes_in_rounds_with_measured_accuracy(write_scenario, 
     ("deployment: {workload: resnet20}\npruning: {rounds: 0}\n", "pruning.rounds"),
     ("deployment: {workload: resnet20}\npruning: {input_size: 30}\n", "pruning.input_size: resnet20: input size must"),
     ("deployment: {workload: resnet20}\npruning: {nope: 1}\n", "pruning.nope: unknown key; allowed keys: .*flops_g"),
+    ("deployment: {workload: vgg16_cifar}\npruning: {space: width+depth}\n", "pruning.space: vgg16_cifar has no residual"),
+    ("deployment: {workload: resnet20}\npruning: {space: depth}\n", "pruning.space: .*width\\+depth"),
 ])
 def test_hdap_run_rejects_bad_pruning_sections(write_scenario, tmp_path, extra, message):
     path = write_scenario(extra, devices=50, days=2)
@@ -147,3 +149,26 @@ def test_data_none_means_latency_only(write_scenario):
     for spelling in ("none", "None", "null"):
         path = write_scenario(f"deployment: {{workload: resnet20}}\npruning: {{data: {spelling}}}\n", devices=50, days=2)
         assert RunConfig.of(path).pruning.data is None
+
+
+@pytest.mark.parametrize("model,flops_g", [("resnet20", 0.02), ("mobilenet_v2", 0.12)])
+def test_width_depth_space_drops_blocks_that_the_real_module_drops(write_scenario, model, flops_g):
+    """Every searching method works in the same space; the pruned module, traced, is the table."""
+    path = write_scenario(f"""\
+        deployment: {{workload: {model}}}
+        pruning: {{flops_g: {flops_g}, space: width+depth, generations: 15, population: 6, surrogate_samples: 60,
+                  k_max: 3}}
+        """, name=model, devices=150, days=3)
+    r = run_hdap(RunConfig.of(path))
+    zoo = r.zoo
+    assert zoo.depth and zoo.n_rates == zoo.n_units + len(zoo.droppable)
+    table = r.summary()
+    assert table.loc["uniform_l2", "blocks_dropped"] == table.loc["global_magnitude", "blocks_dropped"] == 0
+    assert table[["blocks_dropped"]].loc[["hdap", "single_device", "oracle"]].to_numpy().sum() > 0
+    for m in METHODS[1:]:
+        assert zoo.flops(r.widths[m]) <= flops_g * 1e9
+        assert np.all(r.widths[m][[u for u in range(zoo.n_units) if u not in zoo.droppable]] >= 1)
+    traced = trace_workload(r.module, zoo.input_shape)
+    table = zoo.workload(r.widths["hdap"])
+    assert len(traced) == len(table) and traced.dense_flops == pytest.approx(table.dense_flops)
+    assert np.array_equal(traced.c_out, table.c_out)

@@ -52,3 +52,15 @@ def test_search_finds_where_flops_are_cheap_on_tensorrt():
     assert 0.97e9 <= zoo.flops(zoo.widths_from_rates(res.best_x)) <= 1.0e9
     assert res.archive[0][0] == res.best_f and len(res.archive) == 10
     assert all(a[0] <= b[0] for a, b in zip(res.archive, res.archive[1:]))
+
+
+def test_repair_moves_widths_and_leaves_drop_genes_alone():
+    zoo = get_model("resnet50").in_space(depth=True)
+    target = 1.0e9
+    repair = flops_repair(zoo, target)
+    genes = np.zeros(12)
+    genes[[0, 5, 7]] = 0.8
+    x = repair(np.concatenate([np.zeros(16), genes]))
+    assert np.array_equal(x[16:], genes)
+    widths = zoo.widths_from_rates(x)
+    assert 0.97 * target <= zoo.flops(widths) <= target and np.sum(widths == 0) == 3

@@ -13,6 +13,15 @@ def test_sampled_rates_span_light_to_heavy_pruning():
     assert np.quantile(r.mean(axis=1), 0.1) < 0.15 and np.quantile(r.mean(axis=1), 0.9) > 0.6
 
 
+def test_depth_samples_drop_blocks_in_both_halves_and_width_samples_draw_no_genes():
+    zoo = get_model("resnet50")
+    flat = sample_architectures(zoo, [1e9], 40, np.random.default_rng(0))
+    deep = sample_architectures(zoo.in_space(True), [1e9], 40, np.random.default_rng(0))
+    assert flat.shape == (40, 16) and deep.shape == (40, 28)
+    dropped = np.array([np.sum(zoo.in_space(True).widths_from_rates(x) == 0) for x in deep])
+    assert dropped[:20].max() > 0 and dropped[20:].max() > 0 and dropped.min() == 0 and dropped.max() <= 12
+
+
 def test_half_the_samples_sit_in_the_budgets_flops_bands():
     zoo = get_model("resnet50")
     r = sample_architectures(zoo, [2.0e9, 1.0e9], 100, np.random.default_rng(0))
@@ -23,9 +32,11 @@ def test_half_the_samples_sit_in_the_budgets_flops_bands():
     assert flops[50:].max() > 2e9  # the other half spreads wider
 
 
-@pytest.mark.parametrize("name,framework", [("resnet50", "tensorrt"), ("mobilenet_v2", "pytorch")])
-def test_surrogates_predict_held_out_architectures_within_5_percent(name, framework):
-    zoo = get_model(name)
+@pytest.mark.parametrize("name,framework,depth", [("resnet50", "tensorrt", False), ("mobilenet_v2", "pytorch", False),
+                                                  ("mobilenet_v2", "tensorrt", True)])
+def test_surrogates_predict_held_out_architectures_within_5_percent(name, framework, depth):
+    """Widths alone, and widths with dropped blocks (their layers' overhead goes too)."""
+    zoo = get_model(name).in_space(depth)
     fleet = TwinFleet(snapshot(n=3, framework=framework, background_cores=[0, 1.0, 0]), rng=np.random.default_rng(0))
     budget = zoo.flops() / 3
     s = fit_cluster_surrogate(fleet, zoo, [0, 1, 2], [budget], n_samples=300, rng=np.random.default_rng(1))
