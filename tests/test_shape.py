@@ -47,6 +47,12 @@ def test_uniform_slowdowns_change_no_shape_and_memory_clocks_do():
     memory = _fleet(memory_speed=[1.0, 0.6, 0.4, 0.25])         # only memory-bound units slow down
     rep = shape_report(zoo, zoo.full_widths, memory)
     assert rep.loss[0] == pytest.approx(0, abs=1e-9) and np.all(np.diff(rep.loss) >= 0) and rep.loss[-1] > 0.002
+    # the fleet-mean objective is one device with the mean costs: its loss is below the mean of
+    # the per-device losses (each device against its own optimum), and above zero
+    assert 0 < rep.fleet_loss < rep.loss.mean()
+    costs = unit_costs(zoo, zoo.full_widths, memory)
+    ref = unit_costs(zoo, zoo.full_widths, memory.nominal())[0]
+    assert rep.fleet_loss == pytest.approx(predicted_loss(costs.mean(axis=0)[None], ref, zoo.full_widths)[0])
 
 
 def test_unit_costs_are_latency_per_channel_and_nominal_is_the_usual_mode():
@@ -64,6 +70,7 @@ def test_cli_prints_the_prediction_and_refuses_tables(tmp_path):
     out = json.loads(r.stdout)
     assert out["devices"] == 300 and out["predicted_loss_pct"]["max"] >= out["predicted_loss_pct"]["p50"] >= 0
     assert 0 < out["overhead_share"]["p50"] < 1
+    assert 0 <= out["fleet_mean_loss_pct"] <= out["mean_predicted_loss_pct"]
     (tmp_path / "t.csv").write_text("x\n")
     r = twin("shape", REPO / "scenarios" / "xavier-nx-modes.yaml", "--model", tmp_path / "t.csv")
     assert r.returncode == 2 and "workload table without prunable units" in r.stderr and "Traceback" not in r.stderr

@@ -204,7 +204,8 @@ def _shape(args) -> None:
     print(f"shape spread (sd of log unit-cost ratio to the nominal device, each device's scale removed): "
           f"p50 {spread['p50']:.3f}, p90 {spread['p90']:.3f}, max {spread['max']:.3f}")
     print(f"predicted loss of the nominal device's optimum: mean {summary['mean_predicted_loss_pct']:.2f} %, "
-          f"p50 {loss['p50']:.2f}, p90 {loss['p90']:.2f}, p99 {loss['p99']:.2f}, max {loss['max']:.2f} %")
+          f"p50 {loss['p50']:.2f}, p90 {loss['p90']:.2f}, p99 {loss['p99']:.2f}, max {loss['max']:.2f} % "
+          f"(each device against its own optimum); in fleet-mean latency: {summary['fleet_mean_loss_pct']:.2f} %")
     print(f"latency share no width pruning removes (framework overhead): p50 {over['p50']:.1%}, max {over['max']:.1%}")
     print("units whose cost ratio varies most: " + ", ".join(f"{u} ({sd:.3f})" for u, sd in
                                                             summary["most_varying_units"].items()))

@@ -12,6 +12,11 @@ share of A's width-dependent latency. Scaling every unit alike (clock, throttlin
 costs nothing; only a change of *shape* does. Per-layer framework overhead is not in any ``a_i``:
 width pruning cannot remove it, however much it differs between devices.
 
+For a fleet objective, the fleet-mean latency ``sum_i mean(a_i) w_i`` is one device with the mean
+costs: the nominal optimum's loss against the best single architecture for the fleet mean is the
+same formula with ``r_i = mean over devices of a_i / a_i(nominal)`` (``fleet_loss``); the mean of
+the per-device losses is larger, as each device is measured against its own optimum.
+
 ``shape_report`` measures the ``a_i`` on every device of a simulated fleet by secants of the twin's
 exact latency (each unit shrunk by a step, each layer keeping the kernel its engine build picked) and gives the loss
 this theory predicts for the architecture optimised on the nominal device (``twin shape``).
@@ -77,6 +82,7 @@ class ShapeReport:
     ratios: np.ndarray           # (devices, units) a_i(device) / a_i(nominal)
     loss: np.ndarray             # (devices,) predicted loss of the nominal optimum
     overhead_share: np.ndarray   # (devices,) share of latency no width pruning removes
+    fleet_loss: float            # predicted loss of the nominal optimum in fleet-mean latency
 
     def summary(self) -> dict:
         """Percentiles of the predicted loss and of the shape spread (sd over units of log ratio,
@@ -93,6 +99,7 @@ class ShapeReport:
         names = [u for u, keep in zip(self.units, live) if keep]
         return {"devices": int(len(self.loss)), "predicted_loss_pct": {k: 100 * v for k, v in pct(self.loss).items()},
                 "mean_predicted_loss_pct": float(100 * self.loss.mean()),
+                "fleet_mean_loss_pct": float(100 * self.fleet_loss),
                 "shape_spread_log": pct(spread), "overhead_share": pct(self.overhead_share),
                 "most_varying_units": {names[i]: float(unit_sd[i]) for i in order}}
 
@@ -114,4 +121,4 @@ def shape_report(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0
     overhead = 1e3 * g * model.overhead_s[snapshot.state.firmware]
     share = np.where(ref > 0, ref * widths, 0.0)
     return ShapeReport(tuple(zoo.unit_names), share / share.sum(), ratios, predicted_loss(costs, ref, widths),
-                       overhead / total)
+                       overhead / total, float(predicted_loss(costs.mean(axis=0)[None], ref, widths)[0]))
