@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     va.add_argument("measurements", help="measurement CSV (twin board-bench)")
     va.add_argument("--sku", required=True, help="SKU YAML or catalogue name (e.g. from twin calibrate)")
     va.add_argument("--out", help="output folder (default: reports/validate-<sku name>)")
-    st = sub.add_parser("study", help="studies at fleet scale: clusters, aging, features (reports/<study>/)")
+    st = sub.add_parser("study", help="studies at fleet scale: clusters, aging, features, heterogeneity "
+                                      "(reports/<scenario>-<study>/)")
     studies = st.add_subparsers(dest="study", required=True)
     sc = studies.add_parser("clusters", help="estimate error, profiling cost and achieved latency against K and fleet size")
     sc.add_argument("--k", type=int_list, default=[1, 2, 4, 8, 16, 32, 64], metavar="K1,K2,...")
@@ -48,11 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     sa.add_argument("--every", type=positive_int, default=90, help="days between checkpoints (default 90)")
     sf = studies.add_parser("features", help="the paper's features (repeated runs) against the probe set, same budget")
     sf.add_argument("--k", type=int_list, default=[2, 4, 8, 16], metavar="K1,K2,...")
-    for p_ in (sc, sa, sf):
+    sh = studies.add_parser("heterogeneity", help="when fleet-aware compression pays: each shape mechanism's "
+                                                  "magnitude against each search space")
+    sh.add_argument("--mechanisms", type=_names, default=["modes", "software", "engines", "background"],
+                    metavar="M1,M2,...", help="of modes, software, engines, background (default all)")
+    sh.add_argument("--spaces", type=_names, default=["width", "width+depth"], metavar="S1,S2,...",
+                    help="search spaces: width, width+depth (default both)")
+    sh.add_argument("--magnitudes", action="append", metavar="MECHANISM=V1,V2,...",
+                    help="a mechanism's magnitudes (repeatable; defaults in hdap.study.heterogeneity)")
+    sh.add_argument("--devices", type=positive_int, help="fleet size (1e5 accepted; default the scenario's)")
+    for p_ in (sc, sa, sf, sh):
         p_.add_argument("scenario", help="scenario YAML file")
         p_.add_argument("--out", help="output folder (default: reports/<scenario name>-<study>)")
         add_workers(p_, scheduler=True)
-    for p_ in (sc, sf):
+    for p_ in (sc, sf, sh):
         p_.add_argument("--seeds", type=positive_int, default=1, help="independent fleets per setting (default 1)")
     tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
     src = tr.add_mutually_exclusive_group(required=True)
@@ -67,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=integer, default=0)
     tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
     return p
+
+
+def _names(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"must be comma-separated names, got {text!r}")
+    return names
 
 
 def _study(args) -> None:
@@ -85,6 +102,11 @@ def _study(args) -> None:
             from hdap.study.clusters import clusters_report, clusters_study
             df = clusters_study(config, args.k, args.devices, args.seeds, ex, progress=True)
             report = clusters_report
+        elif args.study == "heterogeneity":
+            from hdap.study.heterogeneity import heterogeneity_report, heterogeneity_study, parse_magnitudes
+            df = heterogeneity_study(config, args.mechanisms, args.spaces, parse_magnitudes(args.magnitudes),
+                                     args.devices, args.seeds, ex, progress=True)
+            report = heterogeneity_report
         elif args.study == "features":
             from hdap.study.features import features_report, features_study
             df = features_study(config, args.k, args.seeds, ex, progress=True)
