@@ -247,11 +247,15 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
     for col, title in (("oracle_gain_pct", "Oracle over single-device (%)"),
                        ("hdap_gain_pct", "HDAP over single-device (%)")):
         n = table["space"].nunique()
-        fig, axes = new_figure(nrows=1, ncols=n, figsize=(5.2 * n, 3.6))
+        fig, axes = new_figure(nrows=1, ncols=n, figsize=(6.8 * n, 3.6), layout="constrained")
         for ax, (space, part) in zip(np.atleast_1d(axes), table.groupby("space", sort=False)):
-            grid = part.pivot_table(index="mechanism", columns="magnitude", values=col, sort=False)
+            # mechanisms have their own units: columns are each one's magnitudes in order, rows name them
+            part = part.assign(step=part.groupby("mechanism", sort=False).cumcount(),
+                               row=part["mechanism"] + part.groupby("mechanism", sort=False)["magnitude"].transform(
+                                   lambda m: " (" + ", ".join(f"{v:g}" for v in m) + ")"))
+            grid = part.pivot_table(index="row", columns="step", values=col, sort=False)
             sns.heatmap(grid, annot=True, fmt=".1f", cmap="RdBu", center=0, cbar=False, ax=ax)
-            ax.set(title=f"{title}: {space}", xlabel="magnitude", ylabel="")
+            ax.set(title=f"{title}: {space}", xlabel="magnitude (in the order the row lists them)", ylabel="")
         figures[f"heatmap_{col.removesuffix('_pct')}"] = fig
     fig, ax = new_figure(figsize=(5, 4.2))
     width = df[df["space"] == df["space"].iloc[0]]
