@@ -56,7 +56,7 @@ def unit_costs(zoo: ZooModel, widths, snapshot: FleetSnapshot, step: float = 0.2
         if w < 2:
             continue
         smaller = widths.copy()
-        smaller[i] = max(1, int(round(w * (1 - step))))
+        smaller[i] = min(w - 1, max(1, int(round(w * (1 - step)))))  # at least one channel less
         out[:, i] = (full - latency(smaller)) / (w - smaller[i])
     return out
 
