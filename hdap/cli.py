@@ -8,6 +8,7 @@ import sys
 
 from testbed.cli import add_workers, int_list, integer, number_list, positive_float, positive_int, run, size_list
 from testbed.errors import InputError
+from testbed.io import writable_out
 
 __all__ = ["main"]
 
@@ -95,7 +96,7 @@ def _study(args) -> None:
     from twin.executor import Executor
 
     config = RunConfig.of(args.scenario)
-    out = Path(args.out) if args.out else Path("reports") / f"{config.scenario.name}-{args.study}"
+    out = writable_out(Path(args.out) if args.out else Path("reports") / f"{config.scenario.name}-{args.study}")
     t0 = time.perf_counter()
     with Executor(args.workers, args.scheduler) as ex:
         if args.study == "clusters":
@@ -134,8 +135,8 @@ def _validate(args) -> None:
     from twin.sku import load_sku
 
     sku = load_sku(args.sku)
+    out = writable_out(Path(args.out) if args.out else Path("reports") / f"validate-{sku.name}")
     df = validation_table(args.measurements, sku)
-    out = Path(args.out) if args.out else Path("reports") / f"validate-{sku.name}"
     with atomic_dir(out) as tmp:
         summary = write_validation(df, sku, Path(args.measurements).name, tmp)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -149,7 +150,7 @@ def _run(args) -> None:
     from hdap.runner import run_hdap
 
     config = RunConfig.of(args.scenario)
-    out = Path(args.out) if args.out else Path("reports") / config.scenario.name
+    out = writable_out(Path(args.out) if args.out else Path("reports") / config.scenario.name)
     result = run_hdap(config, workers=args.workers, progress=True)
     result.write(out)
     table = result.summary()
@@ -175,6 +176,7 @@ def _train(args) -> None:
     else:
         module, spec = load_pruned(args.pruned)
         zoo, widths = spec.zoo.at_size(args.input_size), list(spec.widths)
+    writable_out(args.out, folder=False)
     if zoo.family == "yolo":
         raise InputError(f"hdap train: {zoo.name} is a detector; training and accuracy need a classifier "
                          f"(digits, CIFAR-10 or an image folder)")
@@ -198,6 +200,7 @@ def _prune(args) -> None:
     zoo = get_model(args.model, args.input_size)
     if not args.out.endswith(".pt"):
         raise InputError(f"--out must name a .pt file, got {args.out!r}")
+    writable_out(args.out, folder=False)
     widths = zoo.widths_from_rates(args.rates) if args.rates is not None else widths_for_flops(zoo, args.flops * 1e9)
     module = load_full_model(zoo, args.weights, args.seed)
     calibration = None

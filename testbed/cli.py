@@ -12,19 +12,21 @@ import sys
 from typing import Callable
 
 from testbed.errors import InputError
+from testbed.schema import MAX_COUNT
 
 __all__ = ["positive_int", "positive_float", "integer", "int_list", "size_list", "number_list", "day_list",
            "add_workers", "run"]
 
 
 def positive_int(text: str) -> int:
+    """A whole number from 1 to MAX_COUNT; 1e6 is accepted, 2.5 and 1e400 are not."""
     try:
-        value = int(float(text)) if "e" in text.lower() else int(text)
+        value = float(text) if "e" in text.lower() else int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+    if not 1 <= value <= MAX_COUNT or value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_COUNT:.0e}, got {text!r}")
+    return int(value)
 
 
 def positive_float(text: str) -> float:
@@ -76,7 +78,7 @@ def size_list(text: str) -> list[int]:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be comma-separated positive counts (1e6 accepted), got {text!r}") from None
-    if any(v < 1 or v != int(v) for v in values):
+    if any(not 1 <= v <= MAX_COUNT or v != int(v) for v in values):
         raise argparse.ArgumentTypeError(f"must be comma-separated positive counts (1e6 accepted), got {text!r}")
     return [int(v) for v in values]
 
@@ -94,6 +96,9 @@ def run(prog: str, handlers: dict[str, Callable], args: argparse.Namespace) -> i
     except InputError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

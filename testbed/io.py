@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "run_record", "ParquetStream"]
+from testbed.errors import InputError
+
+__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "writable_out", "run_record", "ParquetStream"]
 
 
 @contextmanager
@@ -36,6 +38,20 @@ def atomic_file(path: str | Path):
 def atomic_write_text(path: str | Path, text: str) -> None:
     with atomic_file(path) as tmp:
         tmp.write_text(text)
+
+
+def writable_out(out: str | Path, folder: bool = True) -> Path:
+    """``out`` as a place a run can write its result (a folder, or with ``folder=False`` a file),
+    checked before any work: an InputError now rather than a traceback after the run."""
+    out = Path(out)
+    if folder and out.exists() and not out.is_dir():
+        raise InputError(f"--out: {out} is a file; give a folder (it will hold the run's files)")
+    if not folder and out.is_dir():
+        raise InputError(f"--out: {out} is a folder; give a file name")
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out: cannot create {out}: {parent} is not a folder this user can write to")
+    return out
 
 
 @contextmanager

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from testbed.errors import InputError
 
-__all__ = ["StrictModel", "read_yaml_model", "validate_mapping", "describe_validation_error"]
+__all__ = ["MAX_COUNT", "StrictModel", "read_yaml_model", "validate_mapping", "describe_validation_error"]
+
+MAX_COUNT = 10**9  # devices, days, repeats: beyond this no run on one machine or a small cluster ends
 
 
 def read_yaml_model(path: str | Path, model: type[BaseModel], what: str) -> Any:

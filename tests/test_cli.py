@@ -74,6 +74,8 @@ BAD = {
     "malformed_yaml": ("name: e\nfleet: {sku: jetson-nano, devices: 10\ntime: [\n", r"malformed YAML at line \d+"),
     "not_a_mapping": ("- just\n- a list\n", r"must be a YAML mapping"),
     "missing_workload": (BASE + "deployment: {workload: nothere.csv}\n", r"deployment.workload: .*nothere.csv: workload table not found"),
+    "huge_fleet": (BASE.replace("devices: 100", "devices: 1e12"), r"fleet.devices: .*less than or equal to 1000000000"),
+    "fractional_fleet": (BASE.replace("devices: 100", "devices: 2.5"), r"fleet.devices: .*fractional part"),
 }
 
 
@@ -97,7 +99,17 @@ def test_missing_scenario_file(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("flag,value", [("--devices", "0"), ("--days", "-3"), ("--devices", "many"), ("--seed", "x")])
+def test_fleet_sizes_are_spelled_alike_in_yaml_and_on_the_command_line(tmp_path):
+    path = tmp_path / "e.yaml"
+    path.write_text(BASE.replace("devices: 100", "devices: 1e2"))
+    r = twin("simulate", path, "--days", 2, "--out", tmp_path / "out")
+    assert r.returncode == 0, r.stderr
+    assert len(pd.read_parquet(tmp_path / "out" / "devices.parquet")) == 100
+
+
+@pytest.mark.parametrize("flag,value", [("--devices", "0"), ("--days", "-3"), ("--devices", "many"), ("--seed", "x"),
+                                        ("--devices", "1e400"), ("--devices", "1e12"), ("--devices", "2.7"),
+                                        ("--days", "inf"), ("--devices", "nan")])
 def test_impossible_cli_overrides(tmp_path, flag, value):
     r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", flag, value, "--out", tmp_path / "out")
     assert r.returncode == 2 and f"argument {flag}" in r.stderr and "Traceback" not in r.stderr
@@ -134,7 +146,9 @@ def test_latency_prints_the_fleet_distribution(tmp_path):
 
 @pytest.mark.parametrize("args,message", [(("--model", "resnet9"), "unknown model 'resnet9'"),
                                           (("--model", "resnet50", "--rates", "0.5,0.5"), "16 prunable units, got 2 rates"),
-                                          (("--model", "resnet50", "--day", "-1"), "--day must be >= 0")])
+                                          (("--model", "resnet50", "--day", "-1"), "simulates days 0 to 89"),
+                                          (("--model", "resnet50", "--day", "90"), "simulates days 0 to 89 (time.days 90)"),
+                                          (("--model", "resnet50", "--day", "1000000000"), "got 1000000000")])
 def test_latency_errors(args, message):
     r = twin("latency", REPO / "scenarios" / "quickstart.yaml", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
@@ -171,3 +185,32 @@ def test_input_size_wherever_a_model_is_named(write_scenario, tmp_path):
     assert "bad.yaml: deployment.input_size: yolov8n: input size must be a multiple of 32" in \
         twin("simulate", bad, "--out", tmp_path / "bad").stderr
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("make", ["file", "under_a_file"])
+def test_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, make):
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder")
+    out = blocker if make == "file" else blocker / "run"
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 50, "--days", 2, "--out", out)
+    assert r.returncode == 2 and "--out:" in r.stderr and "Traceback" not in r.stderr and r.stdout == ""
+    assert blocker.read_text() == "not a folder"
+    hdap = subprocess.run([sys.executable, "-m", "hdap.cli", "run", REPO / "scenarios" / "quickstart.yaml",
+                           "--out", out], capture_output=True, text=True)
+    assert hdap.returncode == 2 and "--out:" in hdap.stderr and "Traceback" not in hdap.stderr
+    assert "train" not in hdap.stderr  # refused before simulating or training anything
+
+
+def test_ctrl_c_exits_130_with_one_line_and_leaves_no_output(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    p = subprocess.Popen([sys.executable, "-m", "twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml",
+                          "--devices", "2e5", "--days", "400", "--workers", "1", "--out", out],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(4)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and "Traceback" not in err and err.strip().endswith("twin: interrupted"), err
+    assert not out.exists() and not list(tmp_path.glob(".run.*"))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from testbed.cli import add_workers, day_list, int_list, integer, number_list, positive_int, run
 from testbed.errors import InputError
+from testbed.io import writable_out
 
 __all__ = ["main"]
 
@@ -111,7 +112,7 @@ def _simulate(args) -> None:
     if late:
         raise InputError(f"--snapshots: day(s) {', '.join(map(str, late))} are past the run's last day "
                          f"{scenario.time.days - 1}")
-    out = Path(args.out) if args.out else Path("out") / scenario.name
+    out = writable_out(Path(args.out) if args.out else Path("out") / scenario.name)
     big = scenario.fleet.devices * scenario.time.days > 5e7
     sku, zones = scenario.sku_model(), scenario.environment.zone_names
     t0 = time.perf_counter()
@@ -152,8 +153,6 @@ def _latency(args) -> None:
 
     scenario = load_scenario(args.scenario)
     day = scenario.time.deployment_day if args.day is None else args.day
-    if day < 0:
-        raise InputError(f"--day must be >= 0, got {day}")
     lat = fleet_latency(scenario, args.model, day=day, devices=args.devices, rates=args.rates,
                         input_size=args.input_size, workers=args.workers).to_numpy()
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
@@ -236,7 +235,7 @@ def _calibrate(args) -> None:
     from twin.calibration.sku_file import write_sku
     from twin.sku import load_sku
 
-    out = Path(args.out)
+    out = writable_out(args.out, folder=False)
     if out.suffix not in (".yaml", ".yml"):
         raise InputError(f"--out: {out} must be a .yaml file")
     base = load_sku(args.sku)

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from testbed.errors import InputError
-from testbed.schema import StrictModel, read_yaml_model
+from testbed.schema import MAX_COUNT, StrictModel, read_yaml_model
 from testbed.streams import Streams
 from twin.battery import BatteryAging
 from twin.config_drift import ConfigurationDrift
@@ -37,10 +37,22 @@ __all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "load_scenario
 
 class FleetSpec(StrictModel):
     sku: str = Field(description="catalogue name (twin skus) or path to a SKU YAML file")
-    devices: PositiveInt
+    devices: int = Field(gt=0, le=MAX_COUNT, description="1e6 accepted, as on the command line")
     framework: str = "pytorch"
     precision: str | None = Field(None, description="the framework's precision, e.g. fp16 or int8 (default: its first)")
     battery: bool = Field(False, description="devices run on the SKU's battery pack")
+
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _count(cls, v):
+        """YAML reads 1e6 as a string (YAML 1.1 floats need a dot): take it, and 1.0e6, as the count."""
+        if isinstance(v, str) and "e" in v.lower():
+            try:
+                v = float(v)
+            except ValueError:
+                return v
+        return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 class TimeSpec(StrictModel):

@@ -301,8 +301,9 @@ def fleet_snapshot(scenario: Scenario | str | Path, *, day: int | None = None, d
     """Every device of the fleet on ``day`` (default: the deployment day)."""
     scenario = as_scenario(scenario)
     day = scenario.time.deployment_day if day is None else day
-    if day < 0:
-        raise InputError(f"day must be >= 0, got {day}")
+    if not 0 <= day < scenario.time.days:
+        raise InputError(f"--day: {scenario.source} simulates days 0 to {scenario.time.days - 1} (time.days "
+                         f"{scenario.time.days}); got {day}")
     return simulate(scenario.with_overrides(devices=devices, days=day + 1), workers=workers).final
 
 
