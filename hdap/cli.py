@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--rates", type=number_list, help="per-unit pruning rates R1,R2,... in [0, 1)")
     how.add_argument("--flops", type=positive_float, help="target GFLOPs (multiply-accumulates), uniform rates")
     pr.add_argument("--input-size", type=positive_int, metavar="N", help="N x N inputs: any size the model takes (multiples of 32 for YOLO; default: the model's own)")
-    pr.add_argument("--weights", help="trained full model: a state dict or a whole module saved with torch.save")
+    pr.add_argument("--weights", help="trained full model's state dict (torch.save(model.state_dict(), F))")
     pr.add_argument("--importance", choices=["l2", "l1", "taylor"], default="l2",
                     help="channel criterion (default l2; taylor scores with a batch of --data)")
     pr.add_argument("--data", default="digits", help="calibration data for taylor (as for hdap train)")
@@ -76,7 +76,11 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=positive_float, default=0.1)
     tr.add_argument("--batch-size", type=positive_int, default=64)
     tr.add_argument("--seed", type=integer, default=0)
-    tr.add_argument("--out", required=True, help="FILE.pt (whole module) and FILE.json")
+    tr.add_argument("--out", required=True, help="FILE.pt (weights) and FILE.json (architecture)")
+    for p_ in (pr, tr):
+        p_.add_argument("--trust-pickle", action="store_true",
+                        help="also read weight files that hold a whole pickled module (hdap wrote those before "
+                             "2026-12-01): unsafe, unpickling runs code from the file")
     return p
 
 
@@ -174,7 +178,7 @@ def _train(args) -> None:
         zoo = get_model(args.model, args.input_size)
         widths = list(zoo.full_widths)
     else:
-        module, spec = load_pruned(args.pruned)
+        module, spec = load_pruned(args.pruned, args.trust_pickle)
         zoo, widths = spec.zoo.at_size(args.input_size), list(spec.widths)
     writable_out(args.out, folder=False)
     if zoo.family == "yolo":
@@ -202,7 +206,7 @@ def _prune(args) -> None:
         raise InputError(f"--out must name a .pt file, got {args.out!r}")
     writable_out(args.out, folder=False)
     widths = zoo.widths_from_rates(args.rates) if args.rates is not None else widths_for_flops(zoo, args.flops * 1e9)
-    module = load_full_model(zoo, args.weights, args.seed)
+    module = load_full_model(zoo, args.weights, args.seed, args.trust_pickle)
     calibration = None
     if args.importance == "taylor":
         from hdap.data import load_data

@@ -23,6 +23,7 @@ from torch import nn
 from testbed.errors import InputError
 from testbed.io import atomic_file
 from zoo import PrunedSpec, ZooModel, get_model
+from zoo.pruned import load_weights
 
 __all__ = ["IMPORTANCES", "unit_anchors", "prune_to_widths", "widths_for_flops", "save_pruned", "load_pruned",
            "load_full_model"]
@@ -126,44 +127,28 @@ def widths_for_flops(zoo: ZooModel, target_flops: float) -> np.ndarray:
 
 
 def save_pruned(module: nn.Module, zoo: ZooModel, widths, path: str | Path, **extra) -> PrunedSpec:
-    """Write ``FILE.pt`` (the whole module) and ``FILE.json`` (its spec, what the twin needs, no
-    torch), each all-or-nothing."""
+    """Write ``FILE.pt`` (the module's weights: a state dict, which loads without running code)
+    and ``FILE.json`` (its spec: the architecture, what the twin needs, no torch), each all-or-nothing."""
     spec = PrunedSpec.of(zoo, widths, **extra)
     with atomic_file(path) as tmp_pt, atomic_file(PrunedSpec.beside(path)) as tmp_json:
-        torch.save(module, tmp_pt)
+        torch.save(module.state_dict(), tmp_pt)
         tmp_json.write_text(spec.to_json())
     return spec
 
 
-def load_pruned(path: str | Path) -> tuple[nn.Module, PrunedSpec]:
-    """The module and its validated spec, from ``FILE.pt`` and the ``FILE.json`` beside it."""
+def load_pruned(path: str | Path, trust_pickle: bool = False) -> tuple[nn.Module, PrunedSpec]:
+    """The module and its validated spec, from ``FILE.pt`` and the ``FILE.json`` beside it: the
+    spec's architecture is built from the zoo and the weights loaded into it."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: not found")
     spec = PrunedSpec.read(PrunedSpec.beside(path))
-    try:
-        module = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a file that is not a saved module
-        raise InputError(f"{path}: not a saved torch module ({exc.__class__.__name__})") from None
-    return module, spec
+    return load_weights(path, spec.zoo, spec.widths, trust_pickle), spec
 
 
-def load_full_model(zoo: ZooModel, weights: str | None, seed: int = 0) -> nn.Module:
-    """A full-width ``zoo`` network: trained weights from a file (a state dict or a whole module),
-    or, without one, freshly initialised under ``seed``."""
+def load_full_model(zoo: ZooModel, weights: str | None, seed: int = 0, trust_pickle: bool = False) -> nn.Module:
+    """A full-width ``zoo`` network: trained weights from a file (a state dict; a whole pickled
+    module only with ``trust_pickle``), or, without one, freshly initialised under ``seed``."""
     if weights is None:
         return zoo.module(seed=seed)
-    try:
-        loaded = torch.load(weights, map_location="cpu", weights_only=False)
-    except FileNotFoundError:
-        raise InputError(f"{weights}: weights file not found") from None
-    except Exception as exc:  # torch raises many types for files it cannot read
-        raise InputError(f"{weights}: not a torch file ({exc.__class__.__name__})") from None
-    if isinstance(loaded, nn.Module):
-        loaded = loaded.state_dict()
-    module = zoo.module()
-    try:
-        module.load_state_dict(loaded)
-    except (RuntimeError, TypeError, AttributeError) as exc:
-        raise InputError(f"{weights}: not weights of a full {zoo.name}: {str(exc).splitlines()[0]}") from None
-    return module
+    return load_weights(weights, zoo, trust_pickle=trust_pickle)

@@ -152,3 +152,36 @@ def test_dropped_blocks_become_identities_and_the_rest_keep_their_weights():
     # dropping a block is the identity: the block's input goes on unchanged
     x = torch.randn(2, 16, 32, 32)
     assert torch.equal(pruned.layers[1](x), x)
+
+
+class _Payload:
+    """Unpickling this runs code: what a hostile whole-module .pt file could do."""
+
+    def __reduce__(self):
+        return (print, ("UNPICKLED CODE RAN",))
+
+
+def test_pruned_models_are_weights_and_pickled_modules_need_an_explicit_opt_in(tmp_path):
+    zoo = get_model("resnet20")
+    widths = np.array(zoo.full_widths) // 2
+    widths[1] = 0  # a dropped block too: the architecture comes from the spec
+    pruned = prune_to_widths(zoo.module(seed=0), zoo, widths).eval()
+    save_pruned(pruned, zoo, widths, tmp_path / "m.pt")
+    assert isinstance(torch.load(tmp_path / "m.pt", weights_only=True), dict)  # a state dict, nothing to run
+    # an old-style whole-module file, and a hostile one, beside the same spec
+    torch.save(pruned, tmp_path / "old.pt")
+    (tmp_path / "old.json").write_text((tmp_path / "m.json").read_text())
+    torch.save({"x": _Payload()}, tmp_path / "evil.pt")
+    (tmp_path / "evil.json").write_text((tmp_path / "m.json").read_text())
+    for name in ("old", "evil"):
+        with pytest.raises(InputError, match="whole pickled module.*--trust-pickle"):
+            load_pruned(tmp_path / f"{name}.pt")
+    old, _ = load_pruned(tmp_path / "old.pt", trust_pickle=True)
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(old.eval()(x), pruned(x))
+    r = hdap("train", "--pruned", tmp_path / "evil.pt", "--epochs", 1, "--out", tmp_path / "t.pt")
+    assert r.returncode == 2 and "--trust-pickle" in r.stderr and "UNPICKLED" not in r.stdout + r.stderr
+    r = subprocess.run([sys.executable, "-m", "twin.cli", "board-bench", "--model-file", tmp_path / "evil.pt",
+                        "--sku", "host-cpu", "--repeats", "1", "--warmup", "1", "--out", tmp_path / "b.csv"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--trust-pickle" in r.stderr and "UNPICKLED" not in r.stdout + r.stderr

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--model", action="append", default=[], help="zoo model to time (repeatable)")
     b.add_argument("--model-file", action="append", default=[], metavar="F.pt",
                    help="pruned model saved by hdap prune / hdap run, with its .json beside it (repeatable)")
+    b.add_argument("--trust-pickle", action="store_true",
+                   help="also read --model-file files that hold a whole pickled module (written before "
+                        "2026-12-01): unsafe, unpickling runs code from the file")
     b.add_argument("--widths", type=int_list, action="append", metavar="W1,W2,...",
                    help="channels kept per unit: times the --model network pruned to these widths instead of "
                         "unpruned (repeatable: one network each)")
@@ -224,7 +227,8 @@ def _board_bench(args) -> None:
     rows = bench_rows(args.model, args.model_file, sku=args.sku, board_id=args.board_id, threads=args.threads,
                       background=args.background, warmup=args.warmup, repeats=args.repeats,
                       power_mode=args.power_mode, widths=args.widths, device=args.device, precision=precision,
-                      seed=args.seed, random_subnets=args.random, input_size=args.input_size)
+                      seed=args.seed, random_subnets=args.random, input_size=args.input_size,
+                      trust_pickle=args.trust_pickle)
     write_rows(args.out, rows)
     print(f"wrote {len(rows)} row(s) to {args.out}")
 

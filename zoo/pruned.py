@@ -19,7 +19,10 @@ from testbed.schema import validate_mapping
 from zoo.registry import ZooModel, get_model
 from zoo.workload import Workload
 
-__all__ = ["PrunedSpec"]
+__all__ = ["PrunedSpec", "load_weights", "PICKLE_RISK"]
+
+PICKLE_RISK = ("unpickling a whole saved module runs code stored in the file; pass --trust-pickle only for a "
+               "file you made or trust")
 
 
 class PrunedSpec(BaseModel):
@@ -94,3 +97,33 @@ class PrunedSpec(BaseModel):
     def to_json(self) -> str:
         body = self.model_dump(mode="json")
         return json.dumps({**body, "widths": list(self.widths)}, indent=2)
+
+
+def load_weights(path: str | Path, zoo: ZooModel, widths=None, trust_pickle: bool = False):
+    """A ``zoo`` module of ``widths`` (default full) holding the weights saved at ``path``: a state
+    dict, read with ``weights_only=True`` so no code in the file runs. A whole pickled module (what
+    hdap wrote before 2026-12-01) is refused unless ``trust_pickle``."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: weights file not found")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        if not trust_pickle:
+            raise InputError(f"{path}: holds a whole pickled module, not weights; {PICKLE_RISK}") from None
+        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for files it cannot read
+        raise InputError(f"{path}: not a torch weights file ({exc.__class__.__name__})") from None
+    if isinstance(loaded, torch.nn.Module):
+        loaded = loaded.state_dict()
+    module = zoo.module(widths)
+    try:
+        module.load_state_dict(loaded)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        what = "a full" if widths is None else "this pruned"
+        raise InputError(f"{path}: not weights of {what} {zoo.name}: {str(exc).splitlines()[0]}") from None
+    return module

@@ -177,11 +177,10 @@ def time_module(module, input_shape, threads: int, warmup: int, repeats: int, de
     return time_modules([module], [input_shape], threads, warmup, repeats, device, half)[0]
 
 
-def _load_model_file(path: str, input_size: int | None = None):
-    """A pruned model saved by ``hdap prune`` / ``hdap run``: the whole module and its .json spec."""
-    import torch
-
+def _load_model_file(path: str, input_size: int | None = None, trust_pickle: bool = False):
+    """A pruned model saved by ``hdap prune`` / ``hdap run``: its weights and the .json spec beside them."""
     from zoo import PrunedSpec
+    from zoo.pruned import load_weights
 
     pt = Path(path)
     if not pt.is_file():
@@ -192,14 +191,14 @@ def _load_model_file(path: str, input_size: int | None = None):
         raise InputError(f"--model-file: {exc} (the spec hdap writes beside the .pt)") from None
     name, widths, shape = spec.model, list(spec.widths), tuple(spec.zoo.at_size(input_size).input_shape)
     try:
-        module = torch.load(pt, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a file that is not a saved module
-        raise InputError(f"--model-file: {pt} is not a saved torch module: {exc}") from None
+        module = load_weights(pt, spec.zoo, widths, trust_pickle)
+    except InputError as exc:
+        raise InputError(f"--model-file: {exc}") from None
     return name, widths, module, shape
 
 
 def _networks(models: list[str], model_files: list[str], widths: list[list[int]] | None, seed: int,
-              random_subnets: int, input_size: int | None = None):
+              random_subnets: int, input_size: int | None = None, trust_pickle: bool = False):
     """(zoo name, widths, module, file, input shape) for every network to time: each model at each
     of ``widths`` (default: unpruned), its random sub-networks, and the model files (at the size
     their spec was saved with), all on ``input_size`` inputs when given."""
@@ -218,7 +217,7 @@ def _networks(models: list[str], model_files: list[str], widths: list[list[int]]
             sub = [max(1, round(f * (1 - rng.uniform(0, 0.75)))) for f in zoo.full_widths]
             nets.append((name, sub, zoo.module(sub, seed=seed), "", zoo.input_shape))
     for path in model_files:
-        name, w, module, shape = _load_model_file(path, input_size)
+        name, w, module, shape = _load_model_file(path, input_size, trust_pickle)
         nets.append((name, w, module, path, shape))
     return nets
 
@@ -226,14 +225,14 @@ def _networks(models: list[str], model_files: list[str], widths: list[list[int]]
 def bench_rows(models: list[str], model_files: list[str], *, sku: str, board_id: str, threads: list[int],
                background: list[float], warmup: int, repeats: int, power_mode: str = "", widths=None,
                device: str = "cpu", precision: str = "fp32", seed: int = 0, random_subnets: int = 0,
-               input_size: int | None = None, log=print) -> list[dict]:
+               input_size: int | None = None, trust_pickle: bool = False, log=print) -> list[dict]:
     """Time every network in every (threads, background cores) configuration, interleaved."""
     import torch
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise InputError("--device cuda: torch sees no CUDA device here")
     pinned = pin_allocator()
-    nets = _networks(models, model_files, widths, seed, random_subnets, input_size)
+    nets = _networks(models, model_files, widths, seed, random_subnets, input_size, trust_pickle)
     mode = power_mode or jetson_power_mode()
     source = "; ".join(filter(None, [f"twin board-bench on {device}", cpu_name(), "interleaved rounds",
                                      "glibc malloc pinned" if pinned else ""]))
