@@ -139,9 +139,9 @@ def _validate(args) -> None:
     from twin.sku import load_sku
 
     sku = load_sku(args.sku)
-    out = writable_out(Path(args.out) if args.out else Path("reports") / f"validate-{sku.name}")
+    out = writable_out(Path(args.out) if args.out else Path("reports") / f"validate-{sku.name}", whole=False)
     df = validation_table(args.measurements, sku)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, whole=False) as tmp:  # beside the measurements a loop keeps there
         summary = write_validation(df, sku, Path(args.measurements).name, tmp)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     print(f"wrote {out}/report.md, validation.csv, summary.csv, predicted_vs_measured.png")

@@ -1,7 +1,8 @@
 """Writing outputs all-or-nothing: into a temporary file or folder beside the target, then renamed.
 
 Every file the project writes goes through ``atomic_file`` (one file) or ``atomic_dir`` (a run's
-folder), so an interrupted run leaves the old output whole and nothing that looks complete.
+folder), so an interrupted run leaves the old output whole and nothing that looks complete, and
+two runs into one folder never mix.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 
 from testbed.errors import InputError
 
-__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "writable_out", "run_record", "ParquetStream"]
+__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "writable_out", "run_record", "ParquetStream", "RUN_RECORD"]
+
+RUN_RECORD = "run.json"  # what marks a folder as one run's output (twin simulate, hdap run, hdap study)
 
 
 @contextmanager
@@ -40,12 +43,16 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def writable_out(out: str | Path, folder: bool = True) -> Path:
+def writable_out(out: str | Path, folder: bool = True, whole: bool = True) -> Path:
     """``out`` as a place a run can write its result (a folder, or with ``folder=False`` a file),
-    checked before any work: an InputError now rather than a traceback after the run."""
+    checked before any work: an InputError now rather than a traceback after the run. ``whole``:
+    the folder will be replaced as a whole (``atomic_dir``), so it must be new, empty or a run's."""
     out = Path(out)
     if folder and out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} is a file; give a folder (it will hold the run's files)")
+    if folder and whole and out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORD).is_file():
+        raise InputError(f"--out: {out} holds files that are not a run's output (no {RUN_RECORD}); "
+                         "give a new or empty folder")
     if not folder and out.is_dir():
         raise InputError(f"--out: {out} is a folder; give a file name")
     parent = next((p for p in out.absolute().parents if p.exists()), None)
@@ -55,18 +62,63 @@ def writable_out(out: str | Path, folder: bool = True) -> Path:
 
 
 @contextmanager
-def atomic_dir(out: str | Path):
-    """Yield a temporary folder; on success its files replace those of ``out``, else nothing is left."""
+def atomic_dir(out: str | Path, whole: bool = True):
+    """Yield a temporary folder beside ``out``; on success it becomes ``out``, else nothing is left.
+
+    ``whole``: the folder is one run's output and is replaced as a whole (swapped in by two
+    renames, so it is complete or absent and never mixes two runs); a folder that holds files but
+    no run record is refused rather than replaced. ``whole=False``: the new files replace their
+    namesakes and other files stay (``hdap validate`` writes beside a loop's measurements). Either
+    way one writer at a time (a lock beside ``out``; a second is refused), and temporaries left by
+    a killed run are removed first."""
+    import fcntl
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    lock_path = out.parent / f".{out.name}.lock"
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise InputError(f"--out: another run is writing {out} now; wait for it or choose another folder") from None
+        _remove_stale(out)
+        if whole and out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORD).is_file():
+            raise InputError(f"--out: {out} holds files that are not a run's output (no {RUN_RECORD}); "
+                             "give a new or empty folder")
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
+        try:
+            yield tmp
+            if whole:
+                old = out.parent / f".{out.name}.{os.getpid()}.old"
+                if out.exists():
+                    os.replace(out, old)
+                os.replace(tmp, out)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                out.mkdir(exist_ok=True)
+                for f in tmp.iterdir():
+                    os.replace(f, out / f.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+            lock_path.unlink(missing_ok=True)
+
+
+def _remove_stale(out: Path) -> None:
+    """Delete ``.{out.name}.{pid}.*`` temporaries whose process is gone (a run killed mid-write)."""
+    for tmp in out.parent.glob(f".{out.name}.*.*"):
+        pid = tmp.name[len(out.name) + 2:].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
     try:
-        yield tmp
-        out.mkdir(exist_ok=True)
-        for f in tmp.iterdir():
-            os.replace(f, out / f.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class ParquetStream:

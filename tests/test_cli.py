@@ -214,3 +214,44 @@ def test_ctrl_c_exits_130_with_one_line_and_leaves_no_output(tmp_path):
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "Traceback" not in err and err.strip().endswith("twin: interrupted"), err
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
+
+
+def _slow_simulation(out):
+    return subprocess.Popen([sys.executable, "-m", "twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml",
+                             "--devices", "2e5", "--days", "300", "--workers", "1", "--out", out],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_an_output_folder_is_always_one_whole_run(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    quick = ("--devices", 100, "--days", 3, "--workers", 1, "--out", out)
+    # a run with snapshots, then one without: no stale snapshots.parquet from the first
+    assert twin("simulate", REPO / "scenarios" / "quickstart.yaml", *quick, "--snapshots", "1").returncode == 0
+    assert (out / "snapshots.parquet").is_file()
+    assert twin("simulate", REPO / "scenarios" / "quickstart.yaml", *quick).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["devices.parquet", "history.parquet", "run.json"]
+    # a second writer while the first runs is refused, and the first finishes whole
+    first = _slow_simulation(out)
+    time.sleep(3)
+    second = twin("simulate", REPO / "scenarios" / "quickstart.yaml", *quick)
+    assert second.returncode == 2 and "another run is writing" in second.stderr and "Traceback" not in second.stderr
+    assert first.wait(timeout=300) == 0
+    assert len(pd.read_parquet(out / "devices.parquet")) == 200_000
+    # a run killed mid-write leaves its temporary; the next run removes it and the folder stays whole
+    killed = _slow_simulation(out)
+    time.sleep(3)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert list(tmp_path.glob(".run.*.*")) and len(pd.read_parquet(out / "devices.parquet")) == 200_000
+    assert twin("simulate", REPO / "scenarios" / "quickstart.yaml", *quick).returncode == 0
+    assert not list(tmp_path.glob(".run.*")) and len(pd.read_parquet(out / "devices.parquet")) == 100
+
+
+def test_a_folder_that_is_not_a_run_is_never_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 50, "--days", 2, "--out", tmp_path)
+    assert r.returncode == 2 and "not a run's output (no run.json)" in r.stderr and "Traceback" not in r.stderr
+    assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
