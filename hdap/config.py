@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, PositiveFloat, PositiveInt, ValidationError, field_validator
 
 from hdap.data import DataRef
@@ -155,11 +156,21 @@ class RunConfig:
         except InputError as exc:
             return [("pruning.input_size" if p.input_size else "deployment.input_size", str(exc))]
         problems = []
+        devices, k = self.scenario.fleet.devices, p.k_max if p.clusters == "auto" else p.clusters
+        if k * p.representatives > devices:
+            key = "pruning.representatives" if p.representatives > devices // 2 else \
+                "pruning.k_max" if p.clusters == "auto" else "pruning.clusters"
+            problems.append((key, f"{k} clusters x {p.representatives} representatives need more devices than the "
+                             f"fleet's {devices:,}; allowed: clusters x representatives <= fleet.devices"))
         if p.space != "width" and not zoo.droppable:
             problems.append(("pruning.space", f"{zoo.name} has no residual block with an identity path to drop; "
                              "allowed: width"))
+        floor = zoo.flops(zoo.in_space(False).widths_from_rates(np.full(zoo.n_units, 0.999)))  # one channel per unit
         if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
             problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))
+        elif p.flops_g is not None and p.flops_g * 1e9 < floor:
+            problems.append(("pruning.flops_g", f"{zoo.name} keeps {floor / 1e9:.4g} GFLOPs with one channel per unit; "
+                             f"allowed: {floor / 1e9:.4g} to {zoo.flops() / 1e9:.4g}, got {p.flops_g:g}"))
         if p.data is not None and zoo.family == "yolo":
             problems.append(("pruning.data", f"{zoo.name} is a detector; accuracy and fine-tuning need a classifier"))
         elif p.data is not None:

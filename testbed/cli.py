@@ -7,6 +7,7 @@ traceback; output piped into a pager or ``head`` that closes early is not an err
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from typing import Callable
@@ -85,9 +86,12 @@ def size_list(text: str) -> list[int]:
 
 def number_list(text: str) -> list[float]:
     try:
-        return [float(r) for r in text.split(",")]
+        values = [float(r) for r in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"must be comma-separated finite numbers, got {text!r}")
+    return values
 
 
 def run(prog: str, handlers: dict[str, Callable], args: argparse.Namespace) -> int:

@@ -94,6 +94,7 @@ def _model_in(ann: Any) -> type[BaseModel] | None:
 
 
 class StrictModel(BaseModel):
-    """Base of every schema: unknown keys are errors, instances are immutable."""
+    """Base of every schema: unknown keys are errors, numbers are finite (no .inf or .nan from
+    YAML), instances are immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

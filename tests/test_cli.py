@@ -76,6 +76,8 @@ BAD = {
     "missing_workload": (BASE + "deployment: {workload: nothere.csv}\n", r"deployment.workload: .*nothere.csv: workload table not found"),
     "huge_fleet": (BASE.replace("devices: 100", "devices: 1e12"), r"fleet.devices: .*less than or equal to 1000000000"),
     "fractional_fleet": (BASE.replace("devices: 100", "devices: 2.5"), r"fleet.devices: .*fractional part"),
+    "infinite_share": (BASE + "drift: {power_modes: {initial: {MAXN: .inf}}}\n",
+                       r"drift.power_modes.initial.MAXN: .*finite number"),
 }
 
 
@@ -148,7 +150,8 @@ def test_latency_prints_the_fleet_distribution(tmp_path):
                                           (("--model", "resnet50", "--rates", "0.5,0.5"), "16 prunable units, got 2 rates"),
                                           (("--model", "resnet50", "--day", "-1"), "simulates days 0 to 89"),
                                           (("--model", "resnet50", "--day", "90"), "simulates days 0 to 89 (time.days 90)"),
-                                          (("--model", "resnet50", "--day", "1000000000"), "got 1000000000")])
+                                          (("--model", "resnet50", "--day", "1000000000"), "got 1000000000"),
+                                          (("--model", "resnet20", "--rates", "0.1,nan"), "finite numbers")])
 def test_latency_errors(args, message):
     r = twin("latency", REPO / "scenarios" / "quickstart.yaml", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr

@@ -107,6 +107,10 @@ def test_with_data_hdap_prunes_in_rounds_with_measured_accuracy(write_scenario, 
     ("deployment: {workload: resnet20}\npruning: {nope: 1}\n", "pruning.nope: unknown key; allowed keys: .*flops_g"),
     ("deployment: {workload: vgg16_cifar}\npruning: {space: width+depth}\n", "pruning.space: vgg16_cifar has no residual"),
     ("deployment: {workload: resnet20}\npruning: {space: depth}\n", "pruning.space: .*width\\+depth"),
+    ("deployment: {workload: resnet20}\npruning: {clusters: 40}\n", "pruning.clusters: 40 clusters x 3 representatives"),
+    ("deployment: {workload: resnet20}\npruning: {representatives: 5000}\n", "pruning.representatives: 8 clusters"),
+    ("deployment: {workload: resnet20}\npruning: {flops_g: 1e-9}\n", "pruning.flops_g: resnet20 keeps .* one channel"),
+    ("deployment: {workload: resnet20, inferences_per_day: .inf}\n", "inferences_per_day: .*finite number"),
 ])
 def test_hdap_run_rejects_bad_pruning_sections(write_scenario, tmp_path, extra, message):
     path = write_scenario(extra, devices=50, days=2)
