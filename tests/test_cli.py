@@ -212,11 +212,21 @@ def test_ctrl_c_exits_130_with_one_line_and_leaves_no_output(tmp_path):
     p = subprocess.Popen([sys.executable, "-m", "twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml",
                           "--devices", "2e5", "--days", "400", "--workers", "1", "--out", out],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4)
+    _writing(out)
+    time.sleep(0.5)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130 and "Traceback" not in err and err.strip().endswith("twin: interrupted"), err
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
+
+
+def _writing(folder, timeout=120):
+    """Wait until a run is writing into ``folder`` (its temporary exists beside it)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not list(folder.parent.glob(f".{folder.name}.*.*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
 
 def _slow_simulation(out):
@@ -238,14 +248,15 @@ def test_an_output_folder_is_always_one_whole_run(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["devices.parquet", "history.parquet", "run.json"]
     # a second writer while the first runs is refused, and the first finishes whole
     first = _slow_simulation(out)
-    time.sleep(3)
+    _writing(out)
     second = twin("simulate", REPO / "scenarios" / "quickstart.yaml", *quick)
     assert second.returncode == 2 and "another run is writing" in second.stderr and "Traceback" not in second.stderr
     assert first.wait(timeout=300) == 0
     assert len(pd.read_parquet(out / "devices.parquet")) == 200_000
     # a run killed mid-write leaves its temporary; the next run removes it and the folder stays whole
     killed = _slow_simulation(out)
-    time.sleep(3)
+    _writing(out)
+    time.sleep(1)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     assert list(tmp_path.glob(".run.*.*")) and len(pd.read_parquet(out / "devices.parquet")) == 200_000
