@@ -50,9 +50,8 @@ def writable_out(out: str | Path, folder: bool = True, whole: bool = True) -> Pa
     out = Path(out)
     if folder and out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} is a file; give a folder (it will hold the run's files)")
-    if folder and whole and out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORD).is_file():
-        raise InputError(f"--out: {out} holds files that are not a run's output (no {RUN_RECORD}); "
-                         "give a new or empty folder")
+    if folder and whole:
+        _check_replaceable(out)
     if not folder and out.is_dir():
         raise InputError(f"--out: {out} is a folder; give a file name")
     parent = next((p for p in out.absolute().parents if p.exists()), None)
@@ -81,12 +80,12 @@ def atomic_dir(out: str | Path, whole: bool = True):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise InputError(f"--out: another run is writing {out} now; wait for it or choose another folder") from None
-        _remove_stale(out)
-        if whole and out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORD).is_file():
-            raise InputError(f"--out: {out} holds files that are not a run's output (no {RUN_RECORD}); "
-                             "give a new or empty folder")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
+        tmp = None
         try:
+            _remove_stale(out)
+            if whole:
+                _check_replaceable(out)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
             yield tmp
             if whole:
                 old = out.parent / f".{out.name}.{os.getpid()}.old"
@@ -99,8 +98,16 @@ def atomic_dir(out: str | Path, whole: bool = True):
                 for f in tmp.iterdir():
                     os.replace(f, out / f.name)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
             lock_path.unlink(missing_ok=True)
+
+
+def _check_replaceable(out: Path) -> None:
+    """A run's folder is replaced whole: refuse one that holds files but no run record."""
+    if out.is_dir() and any(out.iterdir()) and not (out / RUN_RECORD).is_file():
+        raise InputError(f"--out: {out} holds files that are not a run's output (no {RUN_RECORD}); "
+                         "give a new or empty folder")
 
 
 def _remove_stale(out: Path) -> None:
