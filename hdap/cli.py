@@ -5,12 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from testbed.cli import add_workers, int_list, integer, number_list, positive_float, positive_int, run, size_list
+from testbed.cli import (
+    add_workers,
+    int_list,
+    integer,
+    number_list,
+    positive_float,
+    positive_int,
+    run,
+    size_list,
+    workers,
+)
 from testbed.errors import InputError
 from testbed.io import writable_out
 
 __all__ = ["main"]
+
+# where a run goes without --out: beside, not into, the committed reports (which an explicit
+# --out reports/... regenerates)
+RUNS = Path("runs")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,14 +47,14 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", required=True, help="FILE.pt; FILE.json is written beside it")
     rn = sub.add_parser("run", help="prune for a simulated fleet with HDAP and evaluate against baselines")
     rn.add_argument("scenario", nargs="?", default="scenarios/quickstart.yaml")
-    rn.add_argument("--out", help="output folder (default: reports/<scenario name>)")
+    rn.add_argument("--out", help="output folder (default: runs/<scenario name>)")
     add_workers(rn)
     va = sub.add_parser("validate", help="the twin's predictions against real measurements: MAPE, scatter, report")
     va.add_argument("measurements", help="measurement CSV (twin board-bench)")
     va.add_argument("--sku", required=True, help="SKU YAML or catalogue name (e.g. from twin calibrate)")
-    va.add_argument("--out", help="output folder (default: reports/validate-<sku name>)")
+    va.add_argument("--out", help="output folder (default: runs/validate-<sku name>)")
     st = sub.add_parser("study", help="studies at fleet scale: clusters, aging, features, heterogeneity "
-                                      "(reports/<scenario>-<study>/)")
+                                      "(runs/<scenario>-<study>/)")
     studies = st.add_subparsers(dest="study", required=True)
     sc = studies.add_parser("clusters", help="estimate error, profiling cost and achieved latency against K and fleet size")
     sc.add_argument("--k", type=int_list, default=[1, 2, 4, 8, 16, 32, 64], metavar="K1,K2,...")
@@ -61,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--devices", type=positive_int, help="fleet size (1e5 accepted; default the scenario's)")
     for p_ in (sc, sa, sf, sh):
         p_.add_argument("scenario", help="scenario YAML file")
-        p_.add_argument("--out", help="output folder (default: reports/<scenario name>-<study>)")
+        p_.add_argument("--out", help="output folder (default: runs/<scenario name>-<study>)")
         add_workers(p_, scheduler=True)
     for p_ in (sc, sf, sh):
         p_.add_argument("--seeds", type=positive_int, default=1, help="independent fleets per setting (default 1)")
@@ -100,9 +115,9 @@ def _study(args) -> None:
     from twin.executor import Executor
 
     config = RunConfig.of(args.scenario)
-    out = writable_out(Path(args.out) if args.out else Path("reports") / f"{config.scenario.name}-{args.study}")
+    out = writable_out(Path(args.out) if args.out else RUNS / f"{config.scenario.name}-{args.study}")
     t0 = time.perf_counter()
-    with Executor(args.workers, args.scheduler) as ex:
+    with Executor(workers(args), args.scheduler) as ex:
         if args.study == "clusters":
             from hdap.study.clusters import clusters_report, clusters_study
             df = clusters_study(config, args.k, args.devices, args.seeds, ex, progress=True)
@@ -124,7 +139,7 @@ def _study(args) -> None:
     wall = time.perf_counter() - t0
     text, tables, figures = report(df, config, where, wall)
     write_study(out, config, f"hdap study {args.study}", text, tables, figures, wall_s=round(wall, 1),
-                workers=args.workers, scheduler=args.scheduler, argv=sys.argv[1:])
+                workers=workers(args), scheduler=args.scheduler, argv=sys.argv[1:])
     print(next(iter(tables.values())).drop(columns=["seed", "wall_s"], errors="ignore")
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"{args.study} study in {wall:.0f} s on {where}; wrote {out}/report.md, "
@@ -139,7 +154,7 @@ def _validate(args) -> None:
     from twin.sku import load_sku
 
     sku = load_sku(args.sku)
-    out = writable_out(Path(args.out) if args.out else Path("reports") / f"validate-{sku.name}", whole=False)
+    out = writable_out(Path(args.out) if args.out else RUNS / f"validate-{sku.name}", whole=False)
     df = validation_table(args.measurements, sku)
     with atomic_dir(out, whole=False) as tmp:  # beside the measurements a loop keeps there
         summary = write_validation(df, sku, Path(args.measurements).name, tmp)
@@ -154,8 +169,8 @@ def _run(args) -> None:
     from hdap.runner import run_hdap
 
     config = RunConfig.of(args.scenario)
-    out = writable_out(Path(args.out) if args.out else Path("reports") / config.scenario.name)
-    result = run_hdap(config, workers=args.workers, progress=True)
+    out = writable_out(Path(args.out) if args.out else RUNS / config.scenario.name)
+    result = run_hdap(config, workers=workers(args), progress=True)
     result.write(out)
     table = result.summary()
     shown = table if table["accuracy"].notna().any() else table.drop(columns="accuracy")

@@ -16,7 +16,7 @@ from testbed.errors import InputError
 from testbed.schema import MAX_COUNT
 
 __all__ = ["positive_int", "positive_float", "integer", "int_list", "size_list", "number_list", "day_list",
-           "add_workers", "run"]
+           "add_workers", "workers", "run"]
 
 
 def positive_int(text: str) -> int:
@@ -42,11 +42,23 @@ def positive_float(text: str) -> float:
 
 def add_workers(parser: argparse.ArgumentParser, scheduler: bool = False) -> None:
     """``--workers`` (and ``--scheduler``), meaning the same on every command that has them."""
-    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1,
-                        help="local Dask worker processes (default: all cores; 1: this process); "
-                             "never changes the output")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="local Dask worker processes (default: all cores, or this process for a small "
+                             "run; 1: this process); never changes the output")
     if scheduler:
         parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:8786)")
+
+
+SMALL_RUN_DEVICE_DAYS = 5e6  # below this, starting Dask workers costs more than it saves (about 0.5 s of work)
+
+
+def workers(args: argparse.Namespace, device_days: float | None = None) -> int:
+    """``--workers`` as given, else all cores, or 1 for a run of fewer than SMALL_RUN_DEVICE_DAYS."""
+    if args.workers is not None:
+        return args.workers
+    if device_days is not None and device_days < SMALL_RUN_DEVICE_DAYS:
+        return 1
+    return os.cpu_count() or 1
 
 
 def integer(text: str) -> int:

@@ -269,3 +269,11 @@ def test_a_folder_that_is_not_a_run_is_never_replaced(tmp_path):
     r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 50, "--days", 2, "--out", tmp_path)
     assert r.returncode == 2 and "not a run's output (no run.json)" in r.stderr and "Traceback" not in r.stderr
     assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_small_run_stays_in_this_process_unless_workers_are_asked_for(tmp_path):
+    for args, expected in (((), 1), (("--workers", "2"), 2)):
+        out = tmp_path / f"w{len(args)}"
+        r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 2000, "--days", 5, *args, "--out", out)
+        assert r.returncode == 0, r.stderr
+        assert json.loads((out / "run.json").read_text())["workers"] == expected

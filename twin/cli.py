@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from testbed.cli import add_workers, day_list, int_list, integer, number_list, positive_int, run
+from testbed.cli import add_workers, day_list, int_list, integer, number_list, positive_int, run, workers
 from testbed.errors import InputError
 from testbed.io import writable_out
 
@@ -117,10 +117,11 @@ def _simulate(args) -> None:
                          f"{scenario.time.days - 1}")
     out = writable_out(Path(args.out) if args.out else Path("out") / scenario.name)
     big = scenario.fleet.devices * scenario.time.days > 5e7
+    n_workers = workers(args, scenario.fleet.devices * scenario.time.days)
     sku, zones = scenario.sku_model(), scenario.environment.zone_names
     t0 = time.perf_counter()
     # devices stream to disk block by block: memory stays bounded however big the fleet
-    with atomic_dir(out) as tmp, Executor(args.workers, args.scheduler) as ex, \
+    with atomic_dir(out) as tmp, Executor(n_workers, args.scheduler) as ex, \
             ParquetStream(tmp / "devices.parquet") as devices, ParquetStream(tmp / "snapshots.parquet") as snaps:
         def on_block(final, snapshots):
             devices.write(device_frame(final, sku, zones))
@@ -133,7 +134,7 @@ def _simulate(args) -> None:
                           on_block=on_block, progress=big or sys.stderr.isatty())
         wall = time.perf_counter() - t0
         result.history.to_parquet(tmp / "history.parquet", index=False)
-        (tmp / "run.json").write_text(run_record(scenario.model_dump(mode="json"), scenario.seed, wall_s=round(wall, 3), workers=args.workers,
+        (tmp / "run.json").write_text(run_record(scenario.model_dump(mode="json"), scenario.seed, wall_s=round(wall, 3), workers=n_workers,
                                                  scheduler=args.scheduler))
     last = result.history.iloc[-1]
     n, days = scenario.fleet.devices, scenario.time.days
@@ -157,7 +158,7 @@ def _latency(args) -> None:
     scenario = load_scenario(args.scenario)
     day = scenario.time.deployment_day if args.day is None else args.day
     lat = fleet_latency(scenario, args.model, day=day, devices=args.devices, rates=args.rates,
-                        input_size=args.input_size, workers=args.workers).to_numpy()
+                        input_size=args.input_size, workers=workers(args)).to_numpy()
     p50, p95, p99 = np.percentile(lat, [50, 95, 99])
     stats = {"mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95), "p99_ms": float(p99),
              "devices": int(len(lat))}
@@ -195,7 +196,7 @@ def _shape(args) -> None:
         zoo = get_model(args.model, args.input_size)
         widths = zoo.full_widths if args.rates is None else zoo.widths_from_rates(args.rates)
     day = scenario.time.deployment_day if args.day is None else args.day
-    snapshot = fleet_snapshot(scenario, day=day, devices=args.devices, workers=args.workers)
+    snapshot = fleet_snapshot(scenario, day=day, devices=args.devices, workers=workers(args))
     summary = shape_report(zoo, widths, snapshot).summary()
     if args.json:
         print(json.dumps({"scenario": scenario.name, "model": args.model, "day": day, **summary}))
