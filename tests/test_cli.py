@@ -76,6 +76,7 @@ BAD = {
     "missing_workload": (BASE + "deployment: {workload: nothere.csv}\n", r"deployment.workload: .*nothere.csv: workload table not found"),
     "huge_fleet": (BASE.replace("devices: 100", "devices: 1e12"), r"fleet.devices: .*less than or equal to 1000000000"),
     "fractional_fleet": (BASE.replace("devices: 100", "devices: 2.5"), r"fleet.devices: .*fractional part"),
+    "ten_years_at_most": (BASE.replace("days: 5", "days: 306742"), r"time.days: .*less than or equal to 3653"),
     "infinite_share": (BASE + "drift: {power_modes: {initial: {MAXN: .inf}}}\n",
                        r"drift.power_modes.initial.MAXN: .*finite number"),
 }
@@ -116,6 +117,13 @@ def test_impossible_cli_overrides(tmp_path, flag, value):
     r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", flag, value, "--out", tmp_path / "out")
     assert r.returncode == 2 and f"argument {flag}" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_days_beyond_ten_years_are_refused_before_any_work(tmp_path):
+    """306,742 days of 100 devices ran out of 24 GB (found by tests/test_fuzz.py)."""
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--days", "5000", "--out", tmp_path / "out")
+    assert r.returncode == 2 and "--days: at most 3653 (ten years), got 5000" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "out").exists()
 
 
 def test_snapshots_are_written_per_day(tmp_path):

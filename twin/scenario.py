@@ -32,6 +32,8 @@ from twin.measurement import MeasurementNoise
 from twin.sku import SKU, list_skus, load_sku
 from zoo import Workload, resolve_workload
 
+MAX_DAYS = 3653  # ten years of service: every memory and time figure of a run grows with the day count
+
 __all__ = ["Scenario", "FleetSpec", "TimeSpec", "DeploymentSpec", "load_scenario", "as_scenario"]
 
 
@@ -57,7 +59,8 @@ class FleetSpec(StrictModel):
 
 class TimeSpec(StrictModel):
     start: date
-    days: PositiveInt = Field(description="simulated days")
+    days: int = Field(gt=0, le=MAX_DAYS, description="simulated days (at most ten years: a device generation's "
+                      "service life)")
     deployment_day: NonNegativeInt = Field(0, description="day the pruned network is chosen and shipped")
 
 
@@ -122,6 +125,8 @@ class Scenario(StrictModel):
     def with_overrides(self, *, devices: int | None = None, days: int | None = None,
                        seed: int | None = None) -> "Scenario":
         """A copy with the CLI's overrides applied (each must be valid on its own)."""
+        if days is not None and not 0 < days <= MAX_DAYS:
+            raise InputError(f"--days: at most {MAX_DAYS} (ten years), got {days}")
         fleet = self.fleet.model_copy(update={"devices": devices}) if devices is not None else self.fleet
         time = self.time.model_copy(update={"days": days}) if days is not None else self.time
         copy = self.model_copy(update={"fleet": fleet, "time": time, "seed": self.seed if seed is None else seed})
