@@ -108,7 +108,6 @@ def _names(text: str) -> list[str]:
 
 def _study(args) -> None:
     import time
-    from pathlib import Path
 
     from hdap.config import RunConfig
     from hdap.study.report import write_study
@@ -116,8 +115,8 @@ def _study(args) -> None:
 
     config = RunConfig.of(args.scenario)
     out = writable_out(Path(args.out) if args.out else RUNS / f"{config.scenario.name}-{args.study}")
-    t0 = time.perf_counter()
-    with Executor(workers(args), args.scheduler) as ex:
+    t0, n_workers = time.perf_counter(), workers(args)
+    with Executor(n_workers, args.scheduler) as ex:
         if args.study == "clusters":
             from hdap.study.clusters import clusters_report, clusters_study
             df = clusters_study(config, args.k, args.devices, args.seeds, ex, progress=True)
@@ -139,7 +138,7 @@ def _study(args) -> None:
     wall = time.perf_counter() - t0
     text, tables, figures = report(df, config, where, wall)
     write_study(out, config, f"hdap study {args.study}", text, tables, figures, wall_s=round(wall, 1),
-                workers=workers(args), scheduler=args.scheduler, argv=sys.argv[1:])
+                workers=n_workers, scheduler=args.scheduler, argv=sys.argv[1:])
     print(next(iter(tables.values())).drop(columns=["seed", "wall_s"], errors="ignore")
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"{args.study} study in {wall:.0f} s on {where}; wrote {out}/report.md, "
@@ -147,8 +146,6 @@ def _study(args) -> None:
 
 
 def _validate(args) -> None:
-    from pathlib import Path
-
     from testbed.io import atomic_dir
     from twin.calibration.validate import validation_table, write_validation
     from twin.sku import load_sku
@@ -163,8 +160,6 @@ def _validate(args) -> None:
 
 
 def _run(args) -> None:
-    from pathlib import Path
-
     from hdap.config import RunConfig
     from hdap.runner import run_hdap
 
@@ -211,8 +206,6 @@ def _train(args) -> None:
 
 
 def _prune(args) -> None:
-    from pathlib import Path
-
     from hdap.prune import load_full_model, prune_to_widths, save_pruned, widths_for_flops
     from zoo import get_model
 
