@@ -33,9 +33,16 @@ def atomic_file(path: str | Path):
     tmp = Path(name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a file the user writes is 0644 under umask 022
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -87,6 +94,7 @@ def atomic_dir(out: str | Path, whole: bool = True):
                 _check_replaceable(out)
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", dir=out.parent))
             yield tmp
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a folder the user makes is 0755 under umask 022
             if whole:
                 old = out.parent / f".{out.name}.{os.getpid()}.old"
                 if out.exists():

@@ -285,3 +285,16 @@ def test_a_small_run_stays_in_this_process_unless_workers_are_asked_for(tmp_path
         r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 2000, "--days", 5, *args, "--out", out)
         assert r.returncode == 0, r.stderr
         assert json.loads((out / "run.json").read_text())["workers"] == expected
+
+
+def test_outputs_get_the_modes_of_files_the_user_makes(tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "run"
+    assert twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 50, "--days", 2, "--out", out).returncode == 0
+    (tmp_path / "ref.txt").write_text("x")
+    (tmp_path / "ref").mkdir()
+    mode = lambda p: stat.S_IMODE(os.stat(p).st_mode)  # noqa: E731
+    assert mode(out) == mode(tmp_path / "ref")
+    assert {mode(p) for p in out.iterdir()} == {mode(tmp_path / "ref.txt")}
