@@ -50,6 +50,12 @@ class BaselineInputs:
 class Baseline:
     widths: np.ndarray
     history: list[float] = field(default_factory=list)   # a searching baseline's best fitness per generation
+    int8: np.ndarray | None = None                        # units run in int8 (the +precision spaces' searches)
+
+    @staticmethod
+    def of(zoo: ZooModel, rates: np.ndarray, history: list[float]) -> "Baseline":
+        """A searching baseline's pick from its rate vector."""
+        return Baseline(zoo.widths_from_rates(rates), history, zoo.int8_from_rates(rates))
 
 
 def uniform_l2(inp: BaselineInputs) -> Baseline:
@@ -65,10 +71,11 @@ def single_device(inp: BaselineInputs) -> Baseline:
     own = inp.streams.child("single_device")
     nominal = TwinFleet(inp.snapshot.nominal(), cfg.scenario.measurement, own.rng("measurement"))
     surrogate = fit_cluster_surrogate(nominal, zoo, [0], [cfg.target_flops], cfg.pruning.surrogate_samples,
-                                      choice=cfg.pruning.surrogate, rng=own.rng("surrogate"))
+                                      choice=cfg.pruning.surrogate, rng=own.rng("surrogate"),
+                                      int8_share=cfg.pruning.int8_share)
     res = search(zoo, lambda r: surrogate.predict(zoo, r), cfg.target_flops, inp.proxy, cfg.pruning,
                  inp.streams.rng("search", 0), desc="search single device", progress=inp.progress)
-    return Baseline(zoo.widths_from_rates(res.best_x), res.history)
+    return Baseline.of(zoo, res.best_x, res.history)
 
 
 def oracle(inp: BaselineInputs) -> Baseline:
@@ -76,7 +83,7 @@ def oracle(inp: BaselineInputs) -> Baseline:
     truth = oracle_truth(inp.snapshot, cfg.pruning.oracle_devices, inp.streams.rng("oracle"))
     res = search(zoo, exact_statistics(truth, zoo, cfg.pruning.objective, inp.slo_ms), cfg.target_flops, inp.proxy,
                  cfg.pruning, inp.streams.rng("search", 0), desc="search oracle", progress=inp.progress)
-    return Baseline(zoo.widths_from_rates(res.best_x), res.history)
+    return Baseline.of(zoo, res.best_x, res.history)
 
 
 BASELINES: dict[str, Callable[[BaselineInputs], Baseline]] = {

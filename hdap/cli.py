@@ -70,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--mechanisms", type=_names, default=["modes", "software", "engines", "background"],
                     metavar="M1,M2,...", help="of modes, software, engines, background (default all)")
     sh.add_argument("--spaces", type=_names, default=["width", "width+depth"], metavar="S1,S2,...",
-                    help="search spaces: width, width+depth (default both)")
+                    help="search spaces: width, width+depth, width+precision, width+depth+precision "
+                         "(default width,width+depth; the +precision ones need a SKU that runs int8)")
     sh.add_argument("--magnitudes", action="append", metavar="MECHANISM=V1,V2,...",
                     help="a mechanism's magnitudes (repeatable; defaults in hdap.study.heterogeneity)")
     sh.add_argument("--devices", type=positive_int, help="fleet size (1e5 accepted; default the scenario's)")

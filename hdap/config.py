@@ -29,7 +29,7 @@ from zoo import ZooModel, get_model
 
 __all__ = ["PruningSpec", "RunConfig", "SearchSpace", "SEARCH_SPACES"]
 
-SearchSpace = Literal["width", "width+depth"]
+SearchSpace = Literal["width", "width+depth", "width+precision", "width+depth+precision"]
 SEARCH_SPACES: tuple[str, ...] = SearchSpace.__args__
 
 
@@ -53,8 +53,13 @@ class PruningSpec(StrictModel):
     surrogate: SurrogateChoice = "best"
     # search
     space: SearchSpace = Field("width", description=(
-        "width: channels per unit; width+depth: also drop residual blocks that have an identity path "
-        "(every search and the oracle; uniform and global-magnitude pruning keep every block)"))
+        "width: channels per unit; +depth: also drop residual blocks that have an identity path; +precision: "
+        "also run units in int8 on SKUs whose framework runs it (every search and the oracle; uniform and "
+        "global-magnitude pruning keep every block and the deployment's precision)"))
+    int8_share: float = Field(0.5, ge=0, le=1, description=(
+        "+precision spaces: at most this share of the network's dense MACs in int8; it stands in for int8's "
+        "accuracy cost in the search as the FLOPs budget does for pruning's (assumed default; with data, "
+        "accuracy is measured after quantization-aware fine-tuning)"))
     objective: Objective = "weighted_mean"
     slo_ms: PositiveFloat | None = Field(None, description=(
         "latency SLO; default 1.25 x uniform pruning's latency on a nominal factory-fresh device"))
@@ -120,8 +125,10 @@ class RunConfig:
 
     @cached_property
     def zoo(self) -> ZooModel:
-        """The network to prune, its rate vectors in the search space (drop genes with depth)."""
-        return get_model(self.model_name, self.input_size).in_space(depth=self.pruning.space != "width")
+        """The network to prune, its rate vectors in the search space (drop genes with depth, int8
+        genes with precision)."""
+        space = self.pruning.space
+        return get_model(self.model_name, self.input_size).in_space("depth" in space, "precision" in space)
 
     @property
     def target_flops(self) -> float:
@@ -162,9 +169,18 @@ class RunConfig:
                 "pruning.k_max" if p.clusters == "auto" else "pruning.clusters"
             problems.append((key, f"{k} clusters x {p.representatives} representatives need more devices than the "
                              f"fleet's {devices:,}; allowed: clusters x representatives <= fleet.devices"))
-        if p.space != "width" and not zoo.droppable:
+        if zoo.depth and not zoo.droppable:
             problems.append(("pruning.space", f"{zoo.name} has no residual block with an identity path to drop; "
-                             "allowed: width"))
+                             "allowed: width, width+precision"))
+        if zoo.precision:
+            fleet, sku = self.scenario.fleet, self.scenario.sku_model()
+            try:
+                sku.precision_of(fleet.framework, "int8")
+                if sku.precision_of(fleet.framework, fleet.precision)[0] == "int8":
+                    problems.append(("pruning.space", "the fleet already runs every layer in int8 (fleet.precision); "
+                                     "the +precision spaces choose int8 units of a higher-precision engine"))
+            except InputError as exc:
+                problems.append(("pruning.space", f"{exc}; the +precision spaces need int8"))
         floor = zoo.flops(zoo.in_space(False).widths_from_rates(np.full(zoo.n_units, 0.999)))  # one channel per unit
         if p.flops_g is not None and p.flops_g * 1e9 >= zoo.flops():
             problems.append(("pruning.flops_g", f"{zoo.name} has {zoo.flops() / 1e9:.4g} GFLOPs; the budget must be below it"))

@@ -18,16 +18,15 @@ from hdap.fleet import Fleet, TwinGroundTruth
 from hdap.importance import ImportanceProxy
 from hdap.objective import FleetEstimate, fleet_statistic
 from hdap.prune import widths_for_flops
-from hdap.search import NCSResult, flops_repair, ncs_minimize
+from hdap.search import UNDECIDED, NCSResult, ncs_minimize, space_repair
 from hdap.surrogate import ClusterSurrogate, fit_cluster_surrogate
 from testbed.streams import Streams
 from twin.fleet import FleetSnapshot
-from zoo import DROP_GENE, ZooModel
+from zoo import ZooModel
 
 __all__ = ["INFEASIBLE", "DEFAULT_SLO_FACTOR", "budgets", "fit_estimate", "search", "exact_statistics",
            "oracle_truth", "default_slo_ms"]
 
-UNDECIDED = DROP_GENE - 0.05  # a drop gene's start: one mutation (sigma 0.1) from dropping its block
 INFEASIBLE = 1e9  # fitness of a candidate under the accuracy floor (plus its shortfall)
 DEFAULT_SLO_FACTOR = 1.25
 
@@ -48,7 +47,8 @@ def fit_estimate(fleet: Fleet, ids: np.ndarray, clustering: FleetClustering, unp
     reps = clustering.representatives_
     speed_ratio = unpruned_ms / np.array([unpruned_ms[r].mean() for r in reps])[clustering.labels_]
     surrogates = [fit_cluster_surrogate(fleet, zoo, ids[r], budgets, pruning.surrogate_samples,
-                                        choice=pruning.surrogate, rng=streams.rng("surrogate", c), rates=rates)
+                                        choice=pruning.surrogate, rng=streams.rng("surrogate", c), rates=rates,
+                                        int8_share=pruning.int8_share)
                   for c, r in enumerate(tqdm(reps, desc="profile clusters", disable=not progress, leave=False))]
     return surrogates, FleetEstimate(zoo, surrogates, clustering.labels_, speed_ratio)
 
@@ -60,8 +60,8 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
     uniform pruning's. ``objective`` maps a generation's (population, units) rates to values
     (``FleetEstimate.statistics``, ``exact_statistics``, a surrogate)."""
     floor_rates = np.zeros(zoo.n_rates) if floor_rates is None else floor_rates
-    repair = flops_repair(zoo, budget, floor=floor_rates)
-    # drop genes start undecided, just short of dropping: the start is still uniform pruning
+    repair = space_repair(zoo, budget, pruning.int8_share, floor=floor_rates)
+    # drop and int8 genes start undecided, just short of acting: the start is still uniform pruning
     x0 = repair(np.where(np.arange(zoo.n_rates) < zoo.n_units, floor_rates, np.maximum(floor_rates, UNDECIDED)))
     need = pruning.accuracy_floor * proxy.retention(zoo.widths_from_rates(x0))
 
@@ -76,8 +76,7 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
 
 def exact_statistics(truth: TwinGroundTruth, zoo: ZooModel, objective: str, slo_ms: float | None):
     """The oracle's objective: a generation's rates -> the exact statistic over ``truth``'s devices."""
-    return lambda rates: [fleet_statistic(truth.latency_ms(zoo.workload(zoo.widths_from_rates(r))), objective, slo_ms)
-                          for r in rates]
+    return lambda rates: [fleet_statistic(truth.latency_ms(zoo.rates_workload(r)), objective, slo_ms) for r in rates]
 
 
 def oracle_truth(snap: FleetSnapshot, devices: int | None, rng: np.random.Generator) -> TwinGroundTruth:

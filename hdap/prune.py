@@ -11,7 +11,6 @@ identity first (depth pruning), as ``zoo.module`` builds it.
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
+from hdap.quantize import plain
 from testbed.errors import InputError
 from testbed.io import atomic_file
 from zoo import PrunedSpec, ZooModel, get_model
@@ -77,7 +77,8 @@ def _importance(kind: str):
 
 def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = "l2",
                     calibration: tuple[torch.Tensor, torch.Tensor] | None = None) -> nn.Module:
-    """A pruned copy of ``module`` (a full-width ``zoo`` network) with exactly ``widths``.
+    """A pruned copy of ``module`` (a full-width ``zoo`` network) with exactly ``widths``; a
+    fake-quantized module's copy is unwrapped first (``hdap.quantize``).
 
     ``calibration`` (inputs, labels) is needed for Taylor importance: its loss gradients score
     the channels; the magnitude criteria need no data.
@@ -86,7 +87,7 @@ def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = 
     imp = _importance(importance)
     if importance == "taylor" and calibration is None:
         raise InputError("taylor importance needs a calibration batch (inputs and labels)")
-    model = copy.deepcopy(module).eval()
+    model = plain(module).eval()
     for name in dropped_blocks(zoo, widths) if np.any(widths == 0) else ():
         parent, _, child = name.rpartition(".")
         setattr(model.get_submodule(parent), child, nn.Identity())
@@ -126,12 +127,13 @@ def widths_for_flops(zoo: ZooModel, target_flops: float) -> np.ndarray:
     return zoo.widths_from_rates(np.full(zoo.n_units, hi))
 
 
-def save_pruned(module: nn.Module, zoo: ZooModel, widths, path: str | Path, **extra) -> PrunedSpec:
-    """Write ``FILE.pt`` (the module's weights: a state dict, which loads without running code)
-    and ``FILE.json`` (its spec: the architecture, what the twin needs, no torch), each all-or-nothing."""
-    spec = PrunedSpec.of(zoo, widths, **extra)
+def save_pruned(module: nn.Module, zoo: ZooModel, widths, path: str | Path, int8=None, **extra) -> PrunedSpec:
+    """Write ``FILE.pt`` (the module's weights: a state dict, which loads without running code;
+    a fake-quantized module's float weights) and ``FILE.json`` (its spec: the architecture and the
+    units ``int8`` runs in int8, what the twin needs, no torch), each all-or-nothing."""
+    spec = PrunedSpec.of(zoo, widths, int8, **extra)
     with atomic_file(path) as tmp_pt, atomic_file(PrunedSpec.beside(path)) as tmp_json:
-        torch.save(module.state_dict(), tmp_pt)
+        torch.save(plain(module).state_dict(), tmp_pt)
         tmp_json.write_text(spec.to_json())
     return spec
 

@@ -88,10 +88,13 @@ def write_report(r, out: Path) -> pd.DataFrame:
                "surrogates": [{"kind": s.kind, "samples": s.samples, "holdout": s.holdout,
                                "profiling_device_seconds": s.profiling_device_seconds} for s in r.surrogates],
                "surrogate_check_mape": float(np.mean(np.abs(check.predicted_ms / check.exact_ms - 1))),
-               "rounds": [{"budget_flops": rd.budget_flops, "widths": rd.widths, "objective": rd.objective,
+               "rounds": [{"budget_flops": rd.budget_flops, "widths": rd.widths,
+                           **({"int8_units": rd.int8_units} if r.zoo.precision else {}), "objective": rd.objective,
                            "held_out_pruned": rd.held_out_pruned, "held_out_tuned": rd.held_out_tuned,
                            "candidates_checked": rd.candidates_checked} for rd in r.rounds],
                "widths": {m: [int(x) for x in w] for m, w in r.widths.items()},
+               **({"int8_units": {m: [] if f is None else np.flatnonzero(f).tolist() for m, f in r.int8.items()}}
+                  if r.zoo.precision else {}),
                "scenario": r.config.record(), "seed": r.scenario.seed}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     figures = _figures(r, out)
@@ -137,6 +140,7 @@ def write_run(r, out: Path) -> pd.DataFrame:
     with atomic_dir(out) as tmp:
         table = write_report(r, tmp)
         (tmp / "run.json").write_text(run_record(r.config.record(), r.scenario.seed, command="hdap run"))
-        save_pruned(r.module, r.zoo, r.widths["hdap"], tmp / f"{r.zoo.name}_hdap.pt", scenario=r.scenario.name,
+        save_pruned(r.module, r.zoo, r.widths["hdap"], tmp / f"{r.zoo.name}_hdap.pt", r.int8["hdap"],
+                    scenario=r.scenario.name,
                     accuracy=r.accuracy["hdap"], trained=r.config.data is not None)
     return table

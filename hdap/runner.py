@@ -4,7 +4,8 @@ Steps: simulate the scenario to its deployment day; measure every device's hardw
 features (through the fleet interface, charged); cluster; profile random sub-networks on each
 cluster's representatives and fit its surrogate; then, in ``rounds`` steps towards the FLOPs
 budget, search per-unit pruning rates with NCS against the fleet estimate (under the accuracy
-floor), prune with Torch-Pruning and fine-tune. The baselines (``hdap.baselines``) prune to the
+floor), prune with Torch-Pruning and fine-tune (in the +precision spaces, the int8 units fake-
+quantized: quantization-aware fine-tuning, ``hdap.quantize``). The baselines (``hdap.baselines``) prune to the
 same budget, and every method is evaluated exactly on every device.
 
 Random streams (``testbed.streams``, from the scenario's seed): ``measurement``, ``clustering``,
@@ -29,6 +30,7 @@ from hdap.fleet import TwinFleet, TwinGroundTruth
 from hdap.importance import ImportanceProxy
 from hdap.method import INFEASIBLE, budgets, default_slo_ms, fit_estimate, search
 from hdap.prune import prune_to_widths
+from hdap.quantize import plain, quantize_units
 from hdap.surrogate import ClusterSurrogate, sample_architectures
 from twin.scenario import Scenario
 from twin.simulation import simulate
@@ -45,6 +47,7 @@ class Round:
 
     budget_flops: float
     widths: list[int]
+    int8_units: list[int]                 # units run in int8 (the +precision spaces)
     objective: float                      # the fleet estimate's value for the chosen widths
     history: list[float]                  # best fitness per generation
     held_out_pruned: float | None = None  # held-out accuracy after pruning (batch norm re-estimated)
@@ -56,6 +59,7 @@ class Round:
 class RunResult:
     config: RunConfig
     widths: dict[str, np.ndarray]
+    int8: dict[str, np.ndarray | None]         # per method, units run in int8 (None: the deployment's precision)
     latency_ms: dict[str, np.ndarray]          # exact, every device
     accuracy: dict[str, float | None]          # test accuracy after fine-tuning (None: no data)
     labels: np.ndarray
@@ -82,18 +86,22 @@ class RunResult:
     def summary(self) -> pd.DataFrame:
         """One row per method (``METHODS``): exact fleet latency statistics over every device,
         speedup over the unpruned mean, share of devices over the SLO, FLOPs, parameters, residual
-        blocks dropped (width+depth space only) and test accuracy (NaN without data)."""
+        blocks dropped (depth spaces only), units in int8 (precision spaces only) and test accuracy
+        (NaN without data)."""
         rows = []
         for m, lat in self.latency_ms.items():
             p50, p95, p99 = np.percentile(lat, [50, 95, 99])
             rows.append({"method": m, "fleet_mean_ms": float(lat.mean()), "p50_ms": float(p50), "p95_ms": float(p95),
                          "p99_ms": float(p99), "slo_violations": float(np.mean(lat > self.slo_ms)),
                          "flops": self.zoo.flops(self.widths[m]), "params": self.zoo.params(self.widths[m]),
+                         "int8_units": int(np.sum(self.int8[m])) if self.int8[m] is not None else 0,
                          "accuracy": self.accuracy[m]})
         table = pd.DataFrame(rows).set_index("method")
         table["accuracy"] = table["accuracy"].astype(float)
-        if self.zoo.depth:  # the width+depth space: how many residual blocks each method removed
+        if self.zoo.depth:  # the depth spaces: how many residual blocks each method removed
             table.insert(len(table.columns) - 1, "blocks_dropped", [int(np.sum(self.widths[m] == 0)) for m in table.index])
+        if not self.zoo.precision:
+            table = table.drop(columns="int8_units")
         table.insert(1, "speedup", table.loc["unpruned", "fleet_mean_ms"] / table["fleet_mean_ms"])
         return table
 
@@ -126,6 +134,7 @@ def run_hdap(config: RunConfig, workers: int = 1, progress: bool = False) -> Run
         lab = AccuracyLab(config, streams, progress)
     base = lab.base_model() if lab else zoo.module(seed=streams.int_seed("init"))
     base_proxy = ImportanceProxy(base, zoo)
+    int8_of = zoo.int8_from_rates
     lap("simulate and base model")
 
     # HDAP: cluster by hardware response, profile representatives, fit surrogates
@@ -141,19 +150,19 @@ def run_hdap(config: RunConfig, workers: int = 1, progress: bool = False) -> Run
     slo = default_slo_ms(cfg, zoo, snap, target)
 
     # HDAP's rounds: search against the fleet estimate, prune, fine-tune
-    module, current, rounds = base, full, []
+    module, current, current_int8, rounds = base, full, None, []
     base_held_out = lab.held_out_accuracy(base) if lab else None
     for t, budget in enumerate(steps):
-        proxy = ImportanceProxy(module, zoo) if lab else base_proxy
+        proxy = ImportanceProxy(plain(module), zoo) if lab else base_proxy
         res = search(zoo, lambda r: estimate.statistics(r, cfg.objective, slo), budget, proxy, cfg,
-                     streams.rng("search", t), floor_rates=zoo.rates_from_widths(current),
+                     streams.rng("search", t), floor_rates=zoo.rates_from_widths(current, current_int8),
                      desc=f"search hdap {t + 1}/{cfg.rounds}", progress=progress)
-        chosen = Round(budget, [], res.best_f, res.history)
+        chosen = Round(budget, [], [], res.best_f, res.history)
         x = res.best_x
         if lab:  # measured floor: the best candidates in turn until one keeps enough accuracy
             tried = []
-            for f, cand in res.archive:
-                pruned = prune_to_widths(module, zoo, zoo.widths_from_rates(cand))
+            for f, cand in res.archive:  # int8 units fake-quantized, their input scales set in BN re-estimation
+                pruned = quantize_units(prune_to_widths(module, zoo, zoo.widths_from_rates(cand)), zoo, int8_of(cand))
                 tried.append((lab.pruned_accuracy(pruned), f, cand, pruned))
                 if tried[-1][0] >= cfg.accuracy_floor * base_held_out or f >= INFEASIBLE:
                     break
@@ -162,8 +171,9 @@ def run_hdap(config: RunConfig, workers: int = 1, progress: bool = False) -> Run
             chosen.held_out_pruned, chosen.candidates_checked = acc, len(tried)
             lab.finetune(module, cfg.finetune_epochs, desc=f"fine-tune {t + 1}/{cfg.rounds}")
             chosen.held_out_tuned = lab.held_out_accuracy(module)
-        current = zoo.widths_from_rates(x)
+        current, current_int8 = zoo.widths_from_rates(x), int8_of(x)
         chosen.widths = [int(w) for w in current]
+        chosen.int8_units = [] if current_int8 is None else np.flatnonzero(current_int8).tolist()
         rounds.append(chosen)
     hdap_module = module if lab else prune_to_widths(base, zoo, current)
     lap("hdap search, prune, fine-tune")
@@ -172,28 +182,29 @@ def run_hdap(config: RunConfig, workers: int = 1, progress: bool = False) -> Run
     inputs = BaselineInputs(config, base, base_proxy, snap, slo, streams, progress)
     baselines = {name: make(inputs) for name, make in BASELINES.items()}
     widths = {"unpruned": full, "hdap": current, **{m: b.widths for m, b in baselines.items()}}
+    int8 = {"unpruned": None, "hdap": current_int8, **{m: b.int8 for m, b in baselines.items()}}
     lap("baselines")
 
     accuracy = dict.fromkeys(METHODS)
     if lab:
         accuracy["unpruned"], accuracy["hdap"] = lab.test_accuracy(base), lab.test_accuracy(hdap_module)
         for m in BASELINES:
-            pruned = prune_to_widths(base, zoo, widths[m])
+            pruned = quantize_units(prune_to_widths(base, zoo, widths[m]), zoo, int8[m])
             lab.finetune(pruned, cfg.rounds * cfg.finetune_epochs, desc=f"fine-tune {m}")
             accuracy[m] = lab.test_accuracy(pruned)
         lap("baseline fine-tuning")
 
-    latency = {m: truth.latency_ms(zoo.workload(widths[m])) for m in METHODS}
+    latency = {m: truth.latency_ms(zoo.workload(widths[m], int8[m])) for m in METHODS}
     check = []
-    fresh = sample_architectures(zoo, steps, 20, streams.rng("check"))
+    fresh = sample_architectures(zoo, steps, 20, streams.rng("check"), cfg.int8_share)
     for c in range(clustering.n_clusters_):
         members = clustering.labels_ == c
         for r in fresh:
             predicted = estimate.ratio_mean_[c] * surrogates[c].predict(zoo, r)[0]
-            check.append((c, float(predicted), float(truth.latency_ms(zoo.workload(zoo.widths_from_rates(r)))[members].mean())))
+            check.append((c, float(predicted), float(truth.latency_ms(zoo.rates_workload(r))[members].mean())))
     lap("exact evaluation")
     history = {"hdap": [h for r in rounds for h in r.history],
                **{m: b.history for m, b in baselines.items() if b.history}}
-    return RunResult(config, widths, latency, accuracy, clustering.labels_, clustering.weights_, surrogates, rounds,
-                     history, estimate.mean_ms(zoo.rates_from_widths(current)), spent, slo, clustering.k_scores_, check, timings,
+    return RunResult(config, widths, int8, latency, accuracy, clustering.labels_, clustering.weights_, surrogates, rounds,
+                     history, estimate.mean_ms(zoo.rates_from_widths(current, current_int8)), spent, slo, clustering.k_scores_, check, timings,
                      hdap_module)

@@ -5,8 +5,10 @@ its parent when its normalised fitness over its normalised diversity (the Bhatta
 of its search distribution to the nearest other process) falls below a threshold lambda drawn
 around 1, which keeps the processes apart. The scales follow the 1/5 success rule every ``epoch``
 generations. Candidates are repaired to meet the FLOPs budget (their rates pushed uniformly towards
-the maximum until they fit), so every evaluated architecture is feasible. In the width+depth space
-the drop genes are searched alongside the rates; the repair moves widths only.
+the maximum until they fit), so every evaluated architecture is feasible. In the depth spaces the
+drop genes are searched alongside the rates, and the FLOPs repair moves widths only; in the
+precision spaces so are the int8 genes, and a second repair keeps the share of MACs in int8 within
+its budget (``int8_repair``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Callable
 
 import numpy as np
 
-from zoo import ZooModel
+from zoo import INT8_GENE, ZooModel
 
-__all__ = ["NCSResult", "ncs_minimize", "flops_repair"]
+__all__ = ["NCSResult", "ncs_minimize", "flops_repair", "int8_repair", "space_repair", "UNDECIDED"]
 
 MAX_RATE = 0.95
+UNDECIDED = INT8_GENE - 0.05  # a gene's start, and where a repair leaves one it turns off: one mutation away
 
 
 def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
@@ -30,7 +33,7 @@ def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
     later round, the rates the network already has, so no unit grows back). Methods are then
     compared at the same FLOPs, as "ResNet-50 at 1.0 GFLOPs" means."""
     lo = np.zeros(zoo.n_rates) if floor is None else np.asarray(floor, dtype=np.float64)
-    is_rate = np.arange(zoo.n_rates) < zoo.n_units  # the rest are drop genes, which the repair leaves alone
+    is_rate = np.arange(zoo.n_rates) < zoo.n_units  # the rest are drop and int8 genes, which it leaves alone
 
     def flops(r):
         return zoo.flops(zoo.widths_from_rates(r))
@@ -54,6 +57,32 @@ def flops_repair(zoo: ZooModel, target_flops: float, slack: float = 0.03,
             return low_r + (r - low_r) * (1 - t)
         return r
     return repair
+
+
+def int8_repair(zoo: ZooModel, share: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Turn int8 units back to the deployment's precision, the least decided first (lowest gene),
+    until at most ``share`` of the dense MACs run in int8: the budget that stands in for int8's
+    accuracy cost, as the FLOPs budget does for pruning's. Identity outside the precision spaces."""
+    if not zoo.precision:
+        return lambda r: r
+    start = zoo.n_rates - zoo.n_units
+
+    def repair(r: np.ndarray) -> np.ndarray:
+        widths, genes = zoo.widths_from_rates(r), r[start:].copy()
+        on = genes >= INT8_GENE
+        for u in np.argsort(np.where(on, genes, np.inf), kind="stable")[:int(on.sum())]:
+            if zoo.int8_share(widths, on) <= share:
+                break
+            on[u], genes[u] = False, UNDECIDED
+        return np.concatenate([r[:start], genes])
+    return repair
+
+
+def space_repair(zoo: ZooModel, target_flops: float, int8_share: float = 1.0,
+                 floor: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """The FLOPs repair, then the int8 repair: what keeps a search's candidates feasible."""
+    flops, int8 = flops_repair(zoo, target_flops, floor=floor), int8_repair(zoo, int8_share)
+    return lambda r: int8(flops(r))
 
 
 @dataclass

@@ -7,12 +7,14 @@ Two models of the same measurements:
 - ``LayerSurrogate`` (structured): latency as a non-negative sum over the architecture's layers,
   read off its analytic workload table. Layers are grouped by what sets their speed (kind,
   kernel, stride, map size); per group, a cost per layer, per MAC and per byte, fitted by
-  non-negative least squares on relative error. MACs count whole blocks of output channels
+  non-negative least squares on relative error; layers run in int8 get their own MAC and byte
+  columns (their own throughputs). MACs count whole blocks of output channels
   (kernels compute channels in tiles); the block size is not known to HDAP, so it is chosen
   among ``ALIGNMENTS`` by cross-validation. Its coefficients read as overheads and throughputs.
 
 Sub-networks are sampled where the search will look: half in the FLOPs band of the budgets the
-search uses, half spread from light to heavy pruning. ``fit_cluster_surrogate`` fits both models
+search uses, half spread from light to heavy pruning; with depth and precision, blocks dropped and
+units in int8 at random (within the int8 budget). ``fit_cluster_surrogate`` fits both models
 on 80 % of the samples and keeps the one with the lower held-out MAPE; it reports both, with
 Spearman rank correlation, and the profiling cost.
 """
@@ -30,8 +32,8 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from hdap.fleet import Fleet
-from hdap.search import MAX_RATE, flops_repair
-from zoo import DROP_GENE, ZooModel, get_model
+from hdap.search import MAX_RATE, flops_repair, int8_repair
+from zoo import DROP_GENE, INT8_GENE, ZooModel, get_model
 
 __all__ = ["ALIGNMENTS", "sample_rates", "sample_architectures", "profile", "TreeSurrogate", "LayerSurrogate",
            "ClusterSurrogate", "fit_cluster_surrogate", "SurrogateChoice", "SURROGATE_KINDS"]
@@ -56,23 +58,33 @@ def sample_drops(n_genes: int, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.where(rng.random((n, n_genes)) < share, (1 + DROP_GENE) / 2, DROP_GENE / 2)
 
 
-def sample_architectures(zoo: ZooModel, budgets: list[float], n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_int8(n_units: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Int8 genes: each sample puts each unit in int8 with its own probability, from none to all."""
+    share = rng.uniform(0, 1, (n, 1))
+    return np.where(rng.random((n, n_units)) < share, (1 + INT8_GENE) / 2, INT8_GENE / 2)
+
+
+def sample_architectures(zoo: ZooModel, budgets: list[float], n: int, rng: np.random.Generator,
+                         int8_share: float = 1.0) -> np.ndarray:
     """``n`` rate vectors: half repaired into the FLOPs band of one of ``budgets`` (random
     directions around uniform pruning), half spread from light to heavy pruning; with depth,
-    blocks dropped at random in both halves."""
+    blocks dropped at random in both halves; with precision, units in int8 at random, repaired to
+    at most ``int8_share`` of the MACs."""
     repairs = [flops_repair(zoo, b) for b in budgets]
     starts = [repair(np.zeros(zoo.n_rates))[:zoo.n_units] for repair in repairs]  # uniform pruning in each band
-    drops = sample_drops(zoo.n_rates - zoo.n_units, n, rng)
+    n_int8 = zoo.n_units if zoo.precision else 0
+    genes = np.hstack([sample_drops(zoo.n_rates - zoo.n_units - n_int8, n, rng),
+                       sample_int8(n_int8, n, rng) if n_int8 else np.zeros((n, 0))])
     band = [repairs[i % len(repairs)](np.clip(np.concatenate(
-        [starts[i % len(repairs)] + rng.normal(0, 0.25, zoo.n_units), drops[i]]), 0, MAX_RATE)) for i in range(n // 2)]
-    spread = np.hstack([sample_rates(zoo.n_units, n - n // 2, rng), drops[n // 2:]])
-    return np.vstack([np.array(band).reshape(-1, zoo.n_rates), spread])
+        [starts[i % len(repairs)] + rng.normal(0, 0.25, zoo.n_units), genes[i]]), 0, MAX_RATE)) for i in range(n // 2)]
+    spread = np.hstack([sample_rates(zoo.n_units, n - n // 2, rng), genes[n // 2:]])
+    int8 = int8_repair(zoo, int8_share)
+    return np.array([int8(r) for r in np.vstack([np.array(band).reshape(-1, zoo.n_rates), spread])])
 
 
 def profile(fleet: Fleet, zoo: ZooModel, device_ids, rates: np.ndarray, repeats: int = 5) -> np.ndarray:
     """Mean over ``device_ids`` of each architecture's median measured latency (ms)."""
-    return np.array([fleet.measure(zoo.workload(zoo.widths_from_rates(r)), device_ids, repeats).median_ms.mean()
-                     for r in rates])
+    return np.array([fleet.measure(zoo.rates_workload(r), device_ids, repeats).median_ms.mean() for r in rates])
 
 
 class TreeSurrogate:
@@ -102,33 +114,40 @@ def _layer_groups(name: str, size: int) -> tuple[np.ndarray, int]:
 
 
 @lru_cache(maxsize=16_384)
-def _layer_arrays(name: str, size: int, widths: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """(executed?, dense layer?, output channels, MACs, bytes moved) per layer of the full network
-    (a dropped block's layers: not executed, no cost). Cached: the clusters' surrogates are fitted
-    on, and the search asks them about, the same architectures."""
+def _layer_arrays(name: str, size: int, widths: tuple[int, ...],
+                  int8: tuple[bool, ...] | None) -> tuple[np.ndarray, ...]:
+    """(executed?, dense layer?, int8?, output channels, MACs, bytes moved) per layer of the full
+    network (a dropped block's layers: not executed, no cost). Cached: the clusters' surrogates are
+    fitted on, and the search asks them about, the same architectures."""
     zoo = get_model(name, size)
     kept = zoo.template.kept(widths)
-    w = zoo.workload(list(widths))
+    w = zoo.workload(list(widths), int8)
 
     def scatter(values):
         out = np.zeros(len(kept))
         out[kept] = values
         return out
-    return (kept, scatter(w.kind < _DENSE_KINDS).astype(bool), np.maximum(scatter(w.c_out), 1), scatter(w.flops),
-            scatter(w.bytes_read + w.bytes_written))
+    return (kept, scatter(w.kind < _DENSE_KINDS).astype(bool), scatter(w.precision > 0).astype(bool),
+            np.maximum(scatter(w.c_out), 1), scatter(w.flops), scatter(w.bytes_read + w.bytes_written))
 
 
 def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.ndarray:
     """Per architecture and layer group: the number of layers, MMACs (output channels counted in
-    whole blocks of ``alignment``) and MB moved."""
+    whole blocks of ``alignment``) and MB moved; in the precision spaces, the MMACs and MB of the
+    group's int8 layers apart."""
     group, n = _layer_groups(zoo.name, zoo.input_size)
     rows = []
     for r in np.atleast_2d(rates):
-        kept, dense, c_out, flops, moved = _layer_arrays(zoo.name, zoo.input_size,
-                                                         tuple(int(v) for v in zoo.widths_from_rates(r)))
-        padded = np.where(dense, np.ceil(c_out / alignment) * alignment / c_out, 1.0)
-        rows.append(np.concatenate([np.bincount(group, kept, n), np.bincount(group, flops * padded, n) / 1e6,
-                                    np.bincount(group, moved, n) / 1e6]))
+        int8 = zoo.int8_from_rates(r)
+        kept, dense, low, c_out, flops, moved = _layer_arrays(
+            zoo.name, zoo.input_size, tuple(int(v) for v in zoo.widths_from_rates(r)),
+            None if int8 is None else tuple(bool(v) for v in int8))
+        macs = flops * np.where(dense, np.ceil(c_out / alignment) * alignment / c_out, 1.0)
+        cols = [np.bincount(group, kept, n), np.bincount(group, macs * ~low, n) / 1e6,
+                np.bincount(group, moved * ~low, n) / 1e6]
+        if zoo.precision:
+            cols += [np.bincount(group, macs * low, n) / 1e6, np.bincount(group, moved * low, n) / 1e6]
+        rows.append(np.concatenate(cols))
     return np.array(rows)
 
 
@@ -188,7 +207,7 @@ class ClusterSurrogate:
 
 def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, budgets: list[float], n_samples: int = 400,
                           repeats: int = 5, choice: str = "best", rng: np.random.Generator | None = None,
-                          rates: np.ndarray | None = None) -> ClusterSurrogate:
+                          rates: np.ndarray | None = None, int8_share: float = 1.0) -> ClusterSurrogate:
     """Profile ``n_samples`` sub-networks on the representatives (or the given ``rates``, shared
     by several clusters), fit both models, pick one. ``rng`` draws the sub-networks, the hold-out
     split and the models' own seeds."""
@@ -197,7 +216,7 @@ def fit_cluster_surrogate(fleet: Fleet, zoo: ZooModel, representatives, budgets:
     rng = np.random.default_rng() if rng is None else rng
     seed = int(rng.integers(2**31))
     spent = fleet.profiling_device_seconds
-    rates = sample_architectures(zoo, budgets, n_samples, rng) if rates is None else np.asarray(rates)
+    rates = sample_architectures(zoo, budgets, n_samples, rng, int8_share) if rates is None else np.asarray(rates)
     n_samples = len(rates)
     latency = profile(fleet, zoo, representatives, rates, repeats)
     test = rng.random(n_samples) < 0.2

@@ -17,7 +17,7 @@ import zoo
 
 def test_public_apis():
     assert sorted(testbed.__all__) == ["InputError", "Streams"]
-    assert sorted(zoo.__all__) == sorted(["DROP_GENE", "ZooModel", "get_model", "model_names", "PrunedSpec", "Workload",
+    assert sorted(zoo.__all__) == sorted(["DROP_GENE", "INT8_GENE", "PRECISIONS", "ZooModel", "get_model", "model_names", "PrunedSpec", "Workload",
                                           "LAYER_KINDS", "layer_costs", "read_workload", "resolve_workload",
                                           "trace_workload"])
     assert sorted(twin.__all__) == sorted([

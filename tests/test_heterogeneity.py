@@ -70,6 +70,26 @@ def test_study_rows_the_oracle_is_the_best_pick_and_the_theory_moves_with_magnit
     assert (df[df["space"] == "width"]["hdap_blocks_dropped"] == 0).all() and depth["oracle_blocks_dropped"].max() > 0
 
 
+def test_the_precision_space_is_studied_on_a_fleet_that_runs_int8(write_scenario):
+    config = RunConfig.of(write_scenario(raw="""\
+name: xnx
+seed: 2
+fleet: {sku: jetson-xavier-nx, devices: 200, framework: tensorrt, precision: fp16}
+time: {start: 2026-01-01, days: 3}
+deployment: {workload: resnet20}
+drift: {power_modes: {initial: {20W_6CORE: 0.6, 10W_DESKTOP: 0.4}}}
+pruning: {flops_g: 0.02, population: 4, generations: 6, surrogate_samples: 40, representatives: 2, k_max: 3}
+"""))
+    with Executor(1) as ex:
+        df = heterogeneity_study(config, ["modes"], ["width", "width+depth+precision"], parse_magnitudes(["modes=0.4"]),
+                                 None, 1, ex)
+    assert set(df["space"]) == {"width", "width+depth+precision"}
+    precision = df[df["space"] == "width+depth+precision"].iloc[0]
+    assert precision["oracle_int8_units"] > 0 and (df[df["space"] == "width"]["oracle_int8_units"] == 0).all()
+    # int8 units at the same FLOPs: the oracle's fleet mean falls
+    assert precision["oracle_ms"] < df[df["space"] == "width"]["oracle_ms"].iloc[0]
+
+
 def test_magnitudes_are_checked():
     assert parse_magnitudes(["engines=0,0.2"])["engines"] == (0.0, 0.2)
     for bad, message in [("speed=1", "mechanisms: modes"), ("modes=1.5", "shares in"), ("software=0.5", "speed factors"),

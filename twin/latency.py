@@ -17,6 +17,12 @@ The sum over layers of ``max(a tc, b tm) = b max(r tc, tm)`` with ``r = a / b`` 
 linear in ``r``: a layer is compute-bound iff ``r > tm / tc``. With layers sorted by that ratio and
 prefix sums, a device's latency needs only the count of breakpoints below its ``r``, found by a
 bucketed lookup. The result is exact and costs O(1) per device whatever the layer count.
+
+A mixed-precision table (rows naming their own precision, e.g. int8 units) runs each row at its
+precision's peak, efficiency and element size; where consecutive executed layers differ in
+element size, the engine reformats the tensor between them (TensorRT inserts reformat layers at
+precision boundaries): the second layer also reads its input in the first's size and writes it
+in its own.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from testbed.errors import InputError
 from twin.engines import Engines, build_of, kernel_multipliers
 from twin.fleet import FleetSnapshot, FleetState
 from twin.sku import SKU
-from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, Workload
+from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, PRECISIONS, Workload
 
 __all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "resolve_mode",
            "nominal_state", "nominal_latency_ms", "Inference", "nominal_inference", "power_w", "energy_j"]
@@ -185,10 +191,11 @@ class LatencyModel:
             raise InputError(f"framework {framework!r} is not available on {sku.name}; "
                              f"allowed: {', '.join(sku.frameworks)}")
         prof = sku.frameworks[framework]
-        self.precision, spec, element_bytes = sku.precision_of(framework, precision)
+        self.precision = sku.precision_of(framework, precision)[0]
         kind = workload.kind.astype(np.intp)
         live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
-        eff = np.minimum(1.0, spec.efficiency_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
+        peak_scale, eff_scale, element_bytes = _row_precisions(workload, sku, framework, self.precision)
+        eff = np.minimum(1.0, eff_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
         work = workload.flops * _tile_padding(workload, kind, sku)
         winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
         work = np.where(winograd, work / prof.winograd_speedup, work)
@@ -198,10 +205,11 @@ class LatencyModel:
             # tiles, so that time never falls as channels grow within one
             c_pad = np.ceil(workload.c_out / sku.channel_tile) * sku.channel_tile
             eff = eff * np.where(kind == _KIND["conv"], c_pad / (c_pad + prof.channel_half), 1.0)
-        peak = (prof.peak_gmacs or sku.peak_gmacs) * spec.peak_scale * 1e9
+        peak = (prof.peak_gmacs or sku.peak_gmacs) * peak_scale * 1e9
         tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
-        tm = np.where(live, (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES)
-                      / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
+        moved = (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES) \
+            + _reformat_bytes(workload, live, element_bytes)
+        tm = np.where(live, moved / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
         over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)
         fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
         # overhead per firmware version: sum over layers of o_l x scale(version, kind_l)
@@ -269,6 +277,31 @@ class LatencyModel:
         and engine builds (``kernels``: the builds' per-layer multipliers to hold)."""
         return cls(workload, snapshot.sku, snapshot.framework, snapshot.firmware_overhead, snapshot.precision,
                    snapshot.firmware_speed, snapshot.engines, kernels)
+
+
+def _row_precisions(workload: Workload, sku: SKU, framework: str, deployed: str):
+    """Per row: peak scale, efficiency scale and element bytes of the precision it runs in (its
+    own, else the deployment's ``deployed``)."""
+    out = np.empty((3, len(workload)))
+    for code in np.unique(workload.precision):
+        name, spec, size = sku.precision_of(framework, PRECISIONS[code] or deployed)
+        out[:, workload.precision == code] = np.array([[spec.peak_scale], [spec.efficiency_scale], [size]])
+    return out[0], out[1], out[2]
+
+
+def _reformat_bytes(workload: Workload, live: np.ndarray, element_bytes: np.ndarray) -> np.ndarray:
+    """Per row, the bytes of reformatting its input from the previous executed layer's element
+    size to its own (0 where they agree)."""
+    out = np.zeros(len(workload))
+    rows = np.flatnonzero(live)
+    if len(rows) < 2 or not workload.mixed:
+        return out
+    size = element_bytes[rows]
+    change = np.flatnonzero(size[1:] != size[:-1]) + 1
+    r = rows[change]
+    elements = workload.c_in[r] * (workload.h[r] * workload.stride[r]) * (workload.w[r] * workload.stride[r])
+    out[r] = elements * (size[change - 1] + size[change])
+    return out
 
 
 def latency_ms(workload: Workload, snapshot: FleetSnapshot) -> np.ndarray:

@@ -10,10 +10,10 @@ from importlib import import_module
 
 from zoo.pruned import PrunedSpec
 from zoo.reference import resolve_workload
-from zoo.registry import DROP_GENE, ZooModel, get_model, model_names
-from zoo.workload import LAYER_KINDS, Workload, layer_costs, read_workload
+from zoo.registry import DROP_GENE, INT8_GENE, ZooModel, get_model, model_names
+from zoo.workload import LAYER_KINDS, PRECISIONS, Workload, layer_costs, read_workload
 
-__all__ = ["DROP_GENE", "ZooModel", "get_model", "model_names", "PrunedSpec", "Workload", "LAYER_KINDS", "layer_costs",
+__all__ = ["DROP_GENE", "INT8_GENE", "ZooModel", "get_model", "model_names", "PrunedSpec", "Workload", "LAYER_KINDS", "PRECISIONS", "layer_costs",
            "read_workload", "resolve_workload", "trace_workload"]
 
 

@@ -1,4 +1,5 @@
-"""The pruned model's spec: which zoo network, and the channels kept in each prunable unit.
+"""The pruned model's spec: which zoo network, the channels kept in each prunable unit, and the
+units it runs in int8 (a mixed-precision engine; none: the deployment's precision throughout).
 
 ``hdap prune``, ``hdap train`` and ``hdap run`` write it as ``FILE.json`` beside the module's
 ``FILE.pt``; the twin prices it, the board harness times it, measurement files refer to it. It is
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from testbed.errors import InputError
@@ -33,6 +35,7 @@ class PrunedSpec(BaseModel):
 
     model: str
     widths: tuple[int, ...]
+    int8_units: tuple[int, ...] = ()
     input_shape: tuple[int, int, int] | None = None
     flops: float | None = None
     params: int | None = None
@@ -50,6 +53,15 @@ class PrunedSpec(BaseModel):
             get_model(info.data["model"]).check_widths(widths)
         return widths
 
+    @field_validator("int8_units")
+    @classmethod
+    def _are_units(cls, units, info: ValidationInfo):
+        if "model" in info.data:
+            n = get_model(info.data["model"]).n_units
+            if any(not 0 <= u < n for u in units) or len(set(units)) != len(units):
+                raise ValueError(f"must be distinct unit indices from 0 to {n - 1}")
+        return tuple(sorted(units))
+
     @field_validator("input_shape")
     @classmethod
     def _is_one_the_model_takes(cls, shape, info: ValidationInfo):
@@ -61,10 +73,20 @@ class PrunedSpec(BaseModel):
         return shape
 
     @classmethod
-    def of(cls, zoo: ZooModel, widths, **extra) -> "PrunedSpec":
+    def of(cls, zoo: ZooModel, widths, int8=None, **extra) -> "PrunedSpec":
         widths = tuple(int(w) for w in zoo.check_widths(widths))
-        return cls(model=zoo.name, widths=widths, input_shape=zoo.input_shape, flops=zoo.flops(widths),
-                   params=zoo.params(widths), **extra)
+        units = () if int8 is None else tuple(int(u) for u in np.flatnonzero(int8))
+        return cls(model=zoo.name, widths=widths, int8_units=units, input_shape=zoo.input_shape,
+                   flops=zoo.flops(widths), params=zoo.params(widths), **extra)
+
+    @property
+    def int8(self) -> np.ndarray | None:
+        """Per unit, whether it runs in int8 (None: no unit does)."""
+        if not self.int8_units:
+            return None
+        flags = np.zeros(len(self.widths), bool)
+        flags[list(self.int8_units)] = True
+        return flags
 
     @property
     def zoo(self) -> ZooModel:
@@ -73,7 +95,7 @@ class PrunedSpec(BaseModel):
 
     def workload(self, input_size: int | None = None) -> Workload:
         """The architecture's table, at its own input size or at ``input_size``."""
-        return self.zoo.at_size(input_size).workload(self.widths)
+        return self.zoo.at_size(input_size).workload(self.widths, self.int8)
 
     @staticmethod
     def beside(module_path: str | Path) -> Path:
@@ -96,7 +118,10 @@ class PrunedSpec(BaseModel):
 
     def to_json(self) -> str:
         body = self.model_dump(mode="json")
-        return json.dumps({**body, "widths": list(self.widths)}, indent=2)
+        body = {**body, "widths": list(self.widths), "int8_units": list(self.int8_units)}
+        if not self.int8_units:
+            del body["int8_units"]
+        return json.dumps(body, indent=2)
 
 
 def load_weights(path: str | Path, zoo: ZooModel, widths=None, trust_pickle: bool = False):

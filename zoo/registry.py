@@ -5,7 +5,8 @@ unit's residual block where an identity path exists) and, without building it, t
 architecture's workload table from the compiled symbolic spec.
 
 A search describes an architecture by a vector of per-unit pruning rates; a model ``in_space``
-with depth appends one gene per droppable unit, and a gene of ``DROP_GENE`` or more drops it.
+with depth appends one gene per droppable unit, and a gene of ``DROP_GENE`` or more drops it; with
+precision, one more gene per unit, and a gene of ``INT8_GENE`` or more runs the unit in int8.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from zoo.arch import cifar_resnet, mobilenet, resnet, vgg, yolo
 from zoo.spec import NetSpec, Template
 from zoo.workload import Workload
 
-__all__ = ["ZooModel", "get_model", "model_names", "DROP_GENE"]
+__all__ = ["ZooModel", "get_model", "model_names", "DROP_GENE", "INT8_GENE"]
 
 DROP_GENE = 0.5
+INT8_GENE = 0.5
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +42,7 @@ class ZooModel:
     size_step: int = 0      # input sizes the architecture takes: multiples of this (0: only its own)
     min_size: int = 32
     depth: bool = False     # rate vectors carry a drop gene per droppable unit (the width+depth space)
+    precision: bool = False  # ... and an int8 gene per unit (the +precision spaces)
 
     @property
     def n_units(self) -> int:
@@ -52,12 +55,15 @@ class ZooModel:
 
     @property
     def n_rates(self) -> int:
-        """Length of a rate vector: one rate per unit, plus a drop gene per droppable unit with depth."""
-        return self.n_units + (len(self.droppable) if self.depth else 0)
+        """Length of a rate vector: one rate per unit, plus a drop gene per droppable unit with depth
+        and an int8 gene per unit with precision."""
+        return self.n_units + (len(self.droppable) if self.depth else 0) + (self.n_units if self.precision else 0)
 
-    def in_space(self, depth: bool) -> "ZooModel":
-        """The same network, its rate vectors with (``depth``) or without drop genes."""
-        return self if bool(depth) == self.depth else _variant(self.name, self.input_size, bool(depth))
+    def in_space(self, depth: bool, precision: bool = False) -> "ZooModel":
+        """The same network, its rate vectors with or without drop genes (``depth``) and int8 genes."""
+        if bool(depth) == self.depth and bool(precision) == self.precision:
+            return self
+        return _variant(self.name, self.input_size, bool(depth), bool(precision))
 
     @property
     def input_size(self) -> int:
@@ -70,7 +76,9 @@ class ZooModel:
     def at_size(self, size: int | None) -> "ZooModel":
         """The same network on ``size`` x ``size`` inputs: units, widths and weights are unchanged,
         the workload table is not. ``None``: this one."""
-        return self if size is None or int(size) == self.input_size else _variant(self.name, int(size), self.depth)
+        if size is None or int(size) == self.input_size:
+            return self
+        return _variant(self.name, int(size), self.depth, self.precision)
 
     def check_widths(self, widths) -> np.ndarray:
         w = np.asarray(widths)
@@ -88,34 +96,60 @@ class ZooModel:
         depth, 0 for a droppable unit whose gene is at least DROP_GENE."""
         r = np.asarray(rates, dtype=np.float64)
         if r.shape != (self.n_rates,):
-            genes = f" and {len(self.droppable)} drop genes" if self.depth else ""
+            genes = (f" and {len(self.droppable)} drop genes" if self.depth else "") + \
+                (f" and {self.n_units} int8 genes" if self.precision else "")
             raise InputError(f"{self.name} has {self.n_units} prunable units{genes}, got {r.size} rates")
         if np.any(r < 0) or np.any(r >= 1):
             raise InputError(f"{self.name}: pruning rates must be in [0, 1), got {r[(r < 0) | (r >= 1)][0]:g}")
         widths = np.maximum(1, np.rint(np.asarray(self.full_widths) * (1 - r[:self.n_units]))).astype(np.int64)
         if self.depth:
-            widths[np.array(self.droppable, dtype=np.int64)[r[self.n_units:] >= DROP_GENE]] = 0
+            genes = r[self.n_units:self.n_units + len(self.droppable)]
+            widths[np.array(self.droppable, dtype=np.int64)[genes >= DROP_GENE]] = 0
         return widths
 
-    def rates_from_widths(self, widths) -> np.ndarray:
-        """A rate vector that gives ``widths`` back (dropped blocks need a model with depth)."""
+    def int8_from_rates(self, rates) -> np.ndarray | None:
+        """Which units run in int8 (None outside the precision spaces); a dropped block's unit runs nothing."""
+        if not self.precision:
+            return None
+        flags = np.asarray(rates, dtype=np.float64)[self.n_rates - self.n_units:] >= INT8_GENE
+        return flags & (self.widths_from_rates(rates) > 0) if self.depth else flags
+
+    def rates_workload(self, rates) -> Workload:
+        """The table of the architecture a rate vector describes: widths, dropped blocks and precision."""
+        return self.workload(self.widths_from_rates(rates), self.int8_from_rates(rates))
+
+    def rates_from_widths(self, widths, int8=None) -> np.ndarray:
+        """A rate vector that gives ``widths`` (and ``int8``) back (dropped blocks need a model with
+        depth; int8 units one with precision)."""
         w = self.check_widths(widths)
         rates = np.where(w > 0, 1 - w / np.asarray(self.full_widths), 0.0)
-        if not self.depth:
-            if np.any(w == 0):
-                raise InputError(f"{self.name}: widths drop blocks; their rates need the width+depth space")
-            return rates
-        return np.concatenate([rates, np.where(w[list(self.droppable)] == 0, DROP_GENE, 0.0)])
+        if np.any(w == 0) and not self.depth:
+            raise InputError(f"{self.name}: widths drop blocks; their rates need the width+depth space")
+        if int8 is not None and np.any(int8) and not self.precision:
+            raise InputError(f"{self.name}: int8 units need a +precision space")
+        parts = [rates]
+        if self.depth:
+            parts.append(np.where(w[list(self.droppable)] == 0, DROP_GENE, 0.0))
+        if self.precision:
+            parts.append(np.where(np.zeros(self.n_units, bool) if int8 is None else np.asarray(int8, bool),
+                                  INT8_GENE, 0.0))
+        return np.concatenate(parts)
 
-    def workload(self, widths=None) -> Workload:
-        """The architecture's per-layer table, analytically (no module is built)."""
-        return self.template.table(self.full_widths if widths is None else widths)
+    def workload(self, widths=None, int8=None) -> Workload:
+        """The architecture's per-layer table, analytically (no module is built); ``int8``: a flag per
+        unit whose layers run in int8."""
+        return self.template.table(self.full_widths if widths is None else widths, int8)
 
     def params(self, widths=None) -> int:
         return self.template.params(self.full_widths if widths is None else widths) + self.extra_params
 
     def flops(self, widths=None) -> float:
         return self.template.dense_flops(self.full_widths if widths is None else widths)
+
+    def int8_share(self, widths, int8) -> float:
+        """Share of the architecture's dense MACs that its int8 units run in int8."""
+        widths = self.full_widths if widths is None else widths
+        return self.template.int8_macs(widths, int8) / self.template.dense_flops(widths)
 
     def module(self, widths=None, seed: int | None = None):
         """A freshly initialised torch module with these widths; with ``seed``, its initial weights
@@ -182,13 +216,13 @@ def get_model(name: str, input_size: int | None = None) -> ZooModel:
 
 
 @lru_cache(maxsize=64)
-def _variant(name: str, size: int, depth: bool) -> ZooModel:
-    """The zoo's ``name`` on ``size`` inputs, its rate vectors with or without drop genes."""
+def _variant(name: str, size: int, depth: bool, precision: bool = False) -> ZooModel:
+    """The zoo's ``name`` on ``size`` inputs, its rate vectors with or without drop and int8 genes."""
     base = _ZOO[name]
-    if size == base.input_size and not depth:
+    if size == base.input_size and not depth and not precision:
         return base
     if size != base.input_size and base.size_step == 0:
         raise InputError(f"{name} takes {base.input_size}x{base.input_size} inputs only, got input size {size}")
     if size != base.input_size and (size < base.min_size or size % base.size_step):
         raise InputError(f"{name}: input size must be a multiple of {base.size_step} from {base.min_size}, got {size}")
-    return replace(base, input_shape=(base.input_shape[0], size, size), depth=depth)
+    return replace(base, input_shape=(base.input_shape[0], size, size), depth=depth, precision=precision)

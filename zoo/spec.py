@@ -7,7 +7,10 @@ Spatial sizes do not depend on widths, so they are plain numbers. Layers recorde
 removes them (depth pruning: the block becomes the identity). ``NetSpec.compile`` turns the
 description into arrays; ``Template.table(widths)`` then evaluates every layer's channels with
 two matrix-vector products and hands them to ``zoo.workload.layer_costs``: tens of microseconds
-per architecture, with no torch module built.
+per architecture, with no torch module built. A unit run in int8 (``table(widths, int8)``) puts the
+dense layers whose output channels it sets, and the layers after them up to the next dense layer
+(the norms and activations an engine fuses into them), in int8; so does a dense layer of fixed
+width that reads only the unit's channels.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from functools import cached_property
 
 import numpy as np
 
-from zoo.workload import LAYER_KINDS, Workload, conv_out, layer_costs, stride_of
+from zoo.workload import LAYER_KINDS, PRECISIONS, Workload, conv_out, layer_costs, stride_of
 
 __all__ = ["Ch", "NetSpec", "Template"]
 
 _CODE = {k: i for i, k in enumerate(LAYER_KINDS)}
+_INT8 = PRECISIONS.index("int8")
 
 
 class Ch:
@@ -148,20 +152,54 @@ class Template:
         return tuple(int(u) for u in np.unique(self.block[self.block >= 0]))
 
     @cached_property
+    def owner(self) -> np.ndarray:
+        """Per layer, the unit whose precision it runs in (-1: the deployment's): a dense layer's is the
+        one unit its output channels follow, else the one its input channels follow (a bottleneck's
+        last conv belongs to its block); every other layer follows the dense layer before it."""
+        def single(e):
+            units = e[:, 1:] != 0
+            return np.where(units.sum(axis=1) == 1, units.argmax(axis=1), -1)
+        by_out, by_in = single(self.e_out), single(self.e_in)
+        own = np.where(by_out >= 0, by_out, by_in)
+        out, last = np.empty(len(self.kind), np.int64), -1
+        for i, k in enumerate(self.kind):
+            last = own[i] if k <= _CODE["linear"] else last
+            out[i] = last
+        return out
+
+    @property
+    def quantizable(self) -> tuple[int, ...]:
+        """Units that own a layer: those an int8 flag changes."""
+        return tuple(int(u) for u in np.unique(self.owner[self.owner >= 0]))
+
+    def int8_macs(self, widths, int8) -> float:
+        """Dense MACs run in int8 by the units flagged in ``int8`` (without building the table)."""
+        macs, keep = self._dense_macs(widths)
+        flags = np.concatenate([np.asarray(int8, bool), [False]])
+        return float(macs[keep & flags[self.owner[self._dense_rows]]].sum())
+
+    @cached_property
+    def _dense_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.kind <= _CODE["linear"])
+
+    @cached_property
     def _dense(self) -> tuple[np.ndarray, ...]:
         """The conv, dwconv and linear rows: what ``dense_flops`` sums."""
-        rows = np.flatnonzero(self.kind <= _CODE["linear"])
+        rows = self._dense_rows
         return (self.e_in[rows], self.e_out[rows], self.depthwise[rows], self.block[rows],
                 (self.kernel[rows] ** 2 * self.h[rows] * self.w[rows]).astype(np.float64))
+
+    def _dense_macs(self, widths) -> tuple[np.ndarray, np.ndarray]:
+        """(MACs, executed?) of every dense row."""
+        e_in, e_out, depthwise, block, k2hw = self._dense
+        v = np.concatenate([[1.0], np.asarray(widths, dtype=np.float64)])
+        c_in, c_out = np.rint(e_in @ v), np.rint(e_out @ v)
+        return c_out * k2hw * np.where(depthwise, 1.0, c_in), (block < 0) | (v[1:][np.maximum(block, 0)] > 0)
 
     def dense_flops(self, widths) -> float:
         """``table(widths).dense_flops`` without building the table (the search's FLOPs repair asks
         for it thousands of times per search)."""
-        e_in, e_out, depthwise, block, k2hw = self._dense
-        v = np.concatenate([[1.0], np.asarray(widths, dtype=np.float64)])
-        c_in, c_out = np.rint(e_in @ v), np.rint(e_out @ v)
-        macs = c_out * k2hw * np.where(depthwise, 1.0, c_in)
-        keep = (block < 0) | (v[1:][np.maximum(block, 0)] > 0)
+        macs, keep = self._dense_macs(widths)
         return float(macs[keep].sum())
 
     def kept(self, widths) -> np.ndarray:
@@ -183,12 +221,18 @@ class Template:
                                self.kind == _CODE["norm"]], [weights, 2 * c_out], 0)
         return int(per_layer[self.kept(widths)].sum())
 
-    def table(self, widths) -> Workload:
+    def table(self, widths, int8=None) -> Workload:
+        """The workload table of ``widths``; ``int8`` (a flag per unit) puts those units' layers in int8."""
         keep = self.kept(widths)
         c_in, c_out = (c[keep] for c in self.channels(widths))
         groups = np.where(self.depthwise[keep], c_in, 1)
         kernel, h_in, w_in, h, w = self.kernel[keep], self.h_in[keep], self.w_in[keep], self.h[keep], self.w[keep]
         flops, read, written = layer_costs(self.kind[keep], c_in, c_out, kernel, groups, h_in, w_in, h, w,
                                            self.bias[keep])
+        precision = None
+        if int8 is not None and np.any(int8):
+            flags = np.concatenate([np.asarray(int8, bool), [False]])  # owner -1 reads the last: False
+            precision = np.where(flags[self.owner[keep]], _INT8, 0).astype(np.int8)
         return Workload(kind=self.kind[keep], flops=flops, bytes_read=read, bytes_written=written, c_in=c_in,
-                        c_out=c_out, kernel=kernel, stride=stride_of(h_in, h), groups=groups, h=h, w=w)
+                        c_out=c_out, kernel=kernel, stride=stride_of(h_in, h), groups=groups, h=h, w=w,
+                        precision=precision)

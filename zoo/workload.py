@@ -3,7 +3,8 @@
 A table has one row per executed layer: its kind, FLOPs (multiply-accumulates, as the pruning
 literature and fvcore count them), bytes read and written (fp32 tensors, 4 bytes per element; a SKU
 that runs fp16 scales them), channels in/out, kernel, stride (input rows per output row), groups
-and output spatial size. It is held as
+and output spatial size, and the precision it runs in ("" for the deployment's own; a layer in a
+mixed-precision engine names its own, e.g. int8). It is held as
 numpy columns (fast to build and to consume) and converts to and from pandas / CSV / parquet.
 
 The constructors ``conv``, ``linear``, ``norm`` ... compute a row from shapes, so hand-built tables
@@ -23,7 +24,7 @@ from testbed.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_KINDS", "LayerKind", "Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
+__all__ = ["LAYER_KINDS", "LayerKind", "PRECISIONS", "Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
            "upsample", "read_workload"]
 
 LayerKind = Literal["conv", "dwconv", "linear", "norm", "activation", "add", "pool", "concat", "upsample"]
@@ -31,7 +32,8 @@ LAYER_KINDS: tuple[str, ...] = LayerKind.__args__  # the language of workload ta
 ELEMENT_BYTES = 4  # tables count fp32 tensors
 COLUMNS = ("name", "kind", "flops", "bytes_read", "bytes_written", "c_in", "c_out", "kernel",
            "stride", "groups", "h", "w")
-_OPTIONAL = {"name": None, "stride": 1}  # columns a user's table may leave out, and their default
+PRECISIONS = ("", "fp32", "fp16", "int8")  # a row's precision code; "" (0): the deployment's own
+_OPTIONAL = {"name": None, "stride": 1, "precision": ""}  # columns a user's table may leave out, and their default
 _INT_COLUMNS = ("c_in", "c_out", "kernel", "stride", "groups", "h", "w")
 _FLOAT_COLUMNS = ("flops", "bytes_read", "bytes_written")
 _KIND_CODE = {k: i for i, k in enumerate(LAYER_KINDS)}
@@ -39,7 +41,8 @@ _KIND_CODE = {k: i for i, k in enumerate(LAYER_KINDS)}
 
 @dataclass(frozen=True, eq=False)
 class Workload:
-    """A workload table as numpy columns; ``kind`` holds codes into ``LAYER_KINDS``."""
+    """A workload table as numpy columns; ``kind`` holds codes into ``LAYER_KINDS``, ``precision``
+    codes into ``PRECISIONS`` (None: every row in the deployment's precision)."""
 
     kind: np.ndarray
     flops: np.ndarray
@@ -53,6 +56,16 @@ class Workload:
     h: np.ndarray
     w: np.ndarray
     name: tuple[str, ...] = ()
+    precision: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.precision is None:
+            object.__setattr__(self, "precision", np.zeros(len(self.kind), np.int8))
+
+    @property
+    def mixed(self) -> bool:
+        """Whether some row names its own precision."""
+        return bool(np.any(self.precision))
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -99,7 +112,16 @@ class Workload:
                 raise InputError(f"{source}: {c}: every value must be a number >= 0")
             cols[c] = values if c in _FLOAT_COLUMNS else values.astype(np.int64)
         names = tuple(str(n) for n in df["name"]) if "name" in df.columns else ()
-        return cls(kind=np.array([_KIND_CODE[k] for k in df["kind"]], dtype=np.int8), name=names, **cols)
+        precision = None
+        if "precision" in df.columns:
+            given = ["" if pd.isna(p) else str(p).strip() for p in df["precision"]]
+            bad = sorted(set(given) - set(PRECISIONS))
+            if bad:
+                raise InputError(f"{source}: precision: unknown precision(s) {', '.join(bad)}; "
+                                 f"allowed: {', '.join(p for p in PRECISIONS if p)} or empty (the deployment's)")
+            precision = np.array([PRECISIONS.index(p) for p in given], np.int8)
+        return cls(kind=np.array([_KIND_CODE[k] for k in df["kind"]], dtype=np.int8), name=names,
+                   precision=precision, **cols)
 
     def to_frame(self) -> "pd.DataFrame":
         import pandas as pd
@@ -107,6 +129,8 @@ class Workload:
         df = pd.DataFrame({c: getattr(self, c) for c in COLUMNS[2:]})
         df.insert(0, "kind", [LAYER_KINDS[k] for k in self.kind])
         df.insert(0, "name", list(self.name) if self.name else [f"layer{i}" for i in range(len(self))])
+        if self.mixed:
+            df["precision"] = [PRECISIONS[p] for p in self.precision]
         return df
 
 

@@ -60,8 +60,8 @@ def checkpoint(item: tuple[int, object, RunConfig], base: Trial) -> dict:
     cfg = config.pruning
     deployed, candidate = fresh.estimate.statistics(np.vstack([base.rates, fresh.rates]), cfg.objective, day.slo_ms)
     adopted = bool(candidate < deployed)
-    day0_mean, day0_p95 = day.exact(base.widths)
-    new_mean, new_p95 = day.exact(fresh.widths if adopted else base.widths)
+    day0_mean, day0_p95 = day.exact_rates(base.rates)
+    new_mean, new_p95 = day.exact_rates(fresh.rates if adopted else base.rates)
     return {"day": t, "unpruned_mean_ms": day.exact(zoo.full_widths)[0],
             "day0_model_mean_ms": day0_mean, "day0_model_p95_ms": day0_p95,
             "repruned_mean_ms": new_mean, "repruned_p95_ms": new_p95,

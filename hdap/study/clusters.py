@@ -54,7 +54,7 @@ def clusters_study(config: RunConfig, ks: list[int], sizes: list[int], seeds: in
             day = StudyDay.measure(run, snap, {cfg.features: 5}, streams)
             trials = streams.child("trial")
             oracle, done = run_trials(day, [TrialSpec(k, cfg.features, trials) for k in ks], trials, executor, bar)
-            oracle_stats = day.exact(oracle)
+            oracle_stats = day.exact_rates(oracle)
             for trial in done:
                 rows.append({"devices": n, "seed": sc.seed, "k": trial.spec.k, "clusters": trial.clustering.n_clusters_,
                              **judge(trial, day, oracle_stats), "wall_s": time.perf_counter() - t0})

@@ -53,7 +53,7 @@ def features_study(config: RunConfig, ks: list[int], seeds: int, executor: Execu
         trials = streams.child("trial")
         specs = [TrialSpec(k, kind, trials) for kind in ("paper", "probes") for k in ks]
         oracle, done = run_trials(day, specs, trials, executor, bar)
-        oracle_stats = day.exact(oracle)
+        oracle_stats = day.exact_rates(oracle)
         for trial in done:
             kind = trial.spec.features
             rows.append({"seed": sc.seed, "features": kind, "repeats": repeats[kind], "k": trial.spec.k,

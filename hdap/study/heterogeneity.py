@@ -142,14 +142,15 @@ def _nominal(streams: Streams, day: StudyDay) -> np.ndarray:
     truth = TwinGroundTruth(day.snapshot.nominal())
     res = search(zoo, exact_statistics(truth, zoo, cfg.objective, day.slo_ms), day.target_flops, day.base_proxy(),
                  cfg, streams.rng("search", 0))
-    return zoo.widths_from_rates(res.best_x)
+    return res.best_x
 
 
 def _single_device(streams: Streams, day: StudyDay) -> np.ndarray:
     """The single-device baseline as ``hdap run`` makes it (a surrogate of one nominal device)."""
     base = day.zoo.module(seed=day.config.streams.int_seed("init"))
     inputs = BaselineInputs(day.config, base, day.base_proxy(), day.snapshot, day.slo_ms, streams)
-    return single_device(inputs).widths
+    pick = single_device(inputs)
+    return day.zoo.rates_from_widths(pick.widths, pick.int8)
 
 
 _JOBS = {"oracle": run_oracle, "nominal": _nominal, "single_device": _single_device}
@@ -177,6 +178,12 @@ def heterogeneity_study(config: RunConfig, mechanisms: list[str], spaces: list[s
     cells = [(m, mag) for m in mechanisms for mag in magnitudes[m]]
     bar = tqdm(total=len(cells) * seeds * len(spaces), desc="heterogeneity study", unit="cell", disable=not progress)
     rows, neutral = [], {}   # every mechanism's neutral magnitude is the same fleet: computed once per seed
+
+    def dropped(rates):
+        return int(np.sum(run.zoo.widths_from_rates(rates) == 0))
+
+    def in_int8(rates):
+        return int(np.sum(run.zoo.int8_from_rates(rates))) if run.zoo.precision else 0
     for mechanism, magnitude in cells:
         mech = Mechanism.of(mechanism, scenario, config)
         for s in range(seeds):
@@ -199,10 +206,11 @@ def heterogeneity_study(config: RunConfig, mechanisms: list[str], spaces: list[s
                          ("single_device", trials), ("nominal", trials)]
                 searched, trial, single, nominal = executor.map(_job, tasks, executor.share(day))
                 if theory is None:  # the theory covers widths: at the nominal optimum of the width space
-                    widths = nominal if space == "width" else widths_for_flops(run.zoo, run.target_flops)
+                    widths = run.zoo.widths_from_rates(nominal) if space == "width" else \
+                        widths_for_flops(run.zoo, run.target_flops)
                     theory = shape_report(run.zoo.in_space(False), widths, snap)
-                picks = {"searched": searched, "hdap": trial.widths, "single_device": single, "nominal": nominal}
-                exact = {m: day.exact(w)[0] for m, w in picks.items()}
+                picks = {"searched": searched, "hdap": trial.rates, "single_device": single, "nominal": nominal}
+                exact = {m: day.exact_rates(r)[0] for m, r in picks.items()}
                 # the oracle knows every device: of its own search's pick and the others', it takes the fastest
                 oracle = min(exact, key=exact.get)
                 exact["oracle"] = exact[oracle]
@@ -220,8 +228,8 @@ def heterogeneity_study(config: RunConfig, mechanisms: list[str], spaces: list[s
                                                         trial.surrogate_device_s) / 3600,
                              "overhead_share": float(np.median(theory.overhead_share)),
                              **{f"{m}_ms": exact[m] for m in ("oracle", "hdap", "single_device", "nominal")},
-                             "hdap_blocks_dropped": int(np.sum(trial.widths == 0)),
-                             "oracle_blocks_dropped": int(np.sum(picks[oracle] == 0)),
+                             **{f"{m}_{what}": count(picks[p]) for m, p in (("hdap", "hdap"), ("oracle", oracle))
+                                for what, count in (("blocks_dropped", dropped), ("int8_units", in_int8))},
                              "devices": len(snap), "wall_s": time.perf_counter() - t0})
                 bar.update(1)
             rows += done
@@ -241,7 +249,8 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
     scenario, cfg = config.scenario, config.pruning
     keys = ["mechanism", "magnitude", "space"]
     cols = ["single_device_loss_pct", "predicted_loss_pct", "hdap_gain_pct", "oracle_gain_pct",
-            "hdap_gap_to_oracle_pct", "clusters", "profiling_device_hours", "hdap_blocks_dropped"]
+            "hdap_gap_to_oracle_pct", "clusters", "profiling_device_hours", "hdap_blocks_dropped"] + \
+        (["hdap_int8_units"] if df["space"].str.contains("precision").any() else [])
     table = df.groupby(keys, as_index=False, sort=False)[cols].mean()
     figures = {}
     for col, title in (("oracle_gain_pct", "Oracle over single-device (%)"),
@@ -272,10 +281,11 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
              f"{at_neutral['single_device_loss_pct'].mean():.2f} % (mean), is the search's own noise.") \
         if len(at_neutral) else ""
     depth = ""
-    if {"width", "width+depth"} <= set(df["space"]):
-        per = df.pivot_table(index=["mechanism", "magnitude", "seed"], columns="space", values="oracle_ms")
-        depth = (f"Same budget, width+depth against width: the oracle's fleet mean is "
-                 f"{100 * (1 - (per['width+depth'] / per['width']).mean()):.1f} % lower (mean over cells).")
+    per = df.pivot_table(index=["mechanism", "magnitude", "seed"], columns="space", values="oracle_ms")
+    if "width" in per.columns and len(per.columns) > 1:
+        depth = "Same budget, against the width space, the oracle's fleet mean is lower by " + ", ".join(
+            f"{100 * (1 - (per[s] / per['width']).mean()):.1f} % in {s}" for s in per.columns if s != "width") + \
+            " (mean over cells)."
     widths_only = df[df["space"] == "width"] if (df["space"] == "width").any() else df  # the theory's space
     theory_err = (widths_only["predicted_loss_pct"] - widths_only["single_device_loss_pct"]).abs()
     mags = "; ".join(f"`{m}` {', '.join(f'{v:g}' for v in df[df.mechanism == m].magnitude.unique())}"
@@ -301,7 +311,7 @@ nominal device's exact optimum. Latencies are exact, over every device.
 - `single_device_loss_pct`: the nominal optimum's fleet mean over the oracle's, minus 1;
 - `predicted_loss_pct`: the theory's prediction of it (`twin shape`: arithmetic over geometric mean
   of the fleet-mean unit-cost ratios, at the width space's nominal optimum; the theory covers
-  widths only, so width+depth rows repeat it);
+  widths only, so the other spaces' rows repeat it);
 - `hdap_gain_pct`, `oracle_gain_pct`: the single-device baseline's fleet mean over HDAP's / the
   oracle's, minus 1 (positive: faster than single-device).
 

@@ -90,10 +90,11 @@ class StudyDay:
         study shares them."""
         zoo, target = config.zoo, config.target_flops
         rng = config.streams.rng("architectures")
-        pool = sample_architectures(zoo, [target], config.pruning.surrogate_samples, rng)
-        test = sample_architectures(zoo, [target], TEST_ARCHITECTURES, rng)
+        share = config.pruning.int8_share
+        pool = sample_architectures(zoo, [target], config.pruning.surrogate_samples, rng, share)
+        test = sample_architectures(zoo, [target], TEST_ARCHITECTURES, rng, share)
         truth = TwinGroundTruth(snapshot)
-        exact = np.array([truth.latency_ms(zoo.workload(zoo.widths_from_rates(r))) for r in test], np.float32)
+        exact = np.array([truth.latency_ms(zoo.rates_workload(r)) for r in test], np.float32)
         day = StudyDay(config, snapshot, streams, {}, {}, {}, test, pool, exact,
                        default_slo_ms(config.pruning, zoo, snapshot, target))
         for kind, repeats in kinds.items():
@@ -116,10 +117,15 @@ class StudyDay:
     def target_flops(self) -> float:
         return self.config.target_flops
 
-    def exact(self, widths) -> tuple[float, float]:
-        """The exact fleet mean and p95 (ms) of a width vector over every device."""
-        lat = TwinGroundTruth(self.snapshot).latency_ms(self.zoo.workload(widths))
+    def exact(self, widths, int8=None) -> tuple[float, float]:
+        """The exact fleet mean and p95 (ms) of an architecture over every device."""
+        lat = TwinGroundTruth(self.snapshot).latency_ms(self.zoo.workload(widths, int8))
         return float(lat.mean()), float(np.percentile(lat, 95))
+
+    def exact_rates(self, rates) -> tuple[float, float]:
+        """``exact`` of the architecture a rate vector describes."""
+        zoo = self.zoo
+        return self.exact(zoo.widths_from_rates(rates), zoo.int8_from_rates(rates))
 
     def test_exact_stats(self) -> tuple[np.ndarray, np.ndarray]:
         return self.test_exact_ms.mean(axis=1, dtype=np.float64), np.percentile(self.test_exact_ms, 95, axis=1)
@@ -150,12 +156,12 @@ def run_trial(spec: TrialSpec, day: StudyDay) -> Trial:
 
 
 def run_oracle(streams: Streams, day: StudyDay) -> np.ndarray:
-    """The oracle's widths: the same search, on the exact objective of (a sample of) the fleet."""
+    """The oracle's rates: the same search, on the exact objective of (a sample of) the fleet."""
     cfg, zoo = day.config.pruning, day.zoo
     truth = oracle_truth(day.snapshot, cfg.oracle_devices or ORACLE_DEVICES, streams.rng("oracle"))
     res = search(zoo, exact_statistics(truth, zoo, cfg.objective, day.slo_ms), day.target_flops, day.base_proxy(),
                  cfg, streams.rng("search", 0))
-    return zoo.widths_from_rates(res.best_x)
+    return res.best_x
 
 
 def _job(spec: TrialSpec | Streams, day: StudyDay):
@@ -165,7 +171,7 @@ def _job(spec: TrialSpec | Streams, day: StudyDay):
 def run_trials(day: StudyDay, specs: list[TrialSpec], streams: Streams, executor,
                bar=None) -> tuple[np.ndarray, list[Trial]]:
     """The oracle (on ``streams``, the trials' registry) and one trial per spec on ``day``, as
-    executor tasks sharing the day: the oracle's widths and the trials, in order. ``bar``
+    executor tasks sharing the day: the oracle's rates and the trials, in order. ``bar``
     advances per task."""
     done = []
     for result in executor.map(_job, [streams, *specs], executor.share(day)):
@@ -179,7 +185,7 @@ def judge(trial: Trial, day: StudyDay, oracle: tuple[float, float]) -> dict:
     """A trial's estimate errors on the test architectures (%), its profiling cost (device-hours)
     and the exact fleet latency of its pick against the oracle's (``oracle``: mean, p95 in ms)."""
     exact_mean, exact_p95 = day.test_exact_stats()
-    mean, p95 = day.exact(trial.widths)
+    mean, p95 = day.exact_rates(trial.rates)
     feature_s = day.feature_device_s[trial.spec.features]
     return {"mean_error_pct": 100 * float(np.mean(np.abs(trial.estimate_mean_ms / exact_mean - 1))),
             "p95_error_pct": 100 * float(np.mean(np.abs(trial.estimate_p95_ms / exact_p95 - 1))),
