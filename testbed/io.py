@@ -18,7 +18,7 @@ from pathlib import Path
 
 from testbed.errors import InputError
 
-__all__ = ["atomic_file", "atomic_write_text", "atomic_dir", "writable_out", "run_record", "ParquetStream", "RUN_RECORD"]
+__all__ = ["available_memory_bytes", "atomic_file", "atomic_write_text", "atomic_dir", "writable_out", "run_record", "ParquetStream", "RUN_RECORD"]
 
 RUN_RECORD = "run.json"  # what marks a folder as one run's output (twin simulate, hdap run, hdap study)
 
@@ -174,3 +174,14 @@ def _version(pkg: str) -> str | None:
         return metadata.version(pkg)
     except metadata.PackageNotFoundError:
         return None
+
+
+def available_memory_bytes() -> int:
+    """Memory this machine can still give (Linux ``MemAvailable``; else all physical memory)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -4,12 +4,16 @@ output, or exit 2 with one line naming what is wrong; never a traceback, never a
 Scenario documents are generated around a valid one (keys dropped, values swapped for numbers,
 strings, infinities, huge counts, unknown names); argument lists mix valid and invalid values.
 The CLIs run in this process (their ``main``), so a crash surfaces as the exception it would
-have printed. A bounded budget runs by default; ``-m slow`` runs a longer one.
+have printed. Each example is bounded in time (hypothesis' deadline) and the process in memory
+(its peak resident size, checked after every call). A bounded budget runs by default; ``-m slow``
+runs a longer one.
 """
 
 import contextlib
 import io
 import math
+import resource
+from datetime import timedelta
 
 import pytest
 import yaml
@@ -22,6 +26,8 @@ from twin import cli as twin_cli
 
 EXAMPLES = 100
 LONG = 2000
+DEADLINE = timedelta(seconds=60)   # per example: a hang or a runaway fleet fails, not stalls the suite
+MAX_RSS_GB = 4.0                   # the whole test process's peak: a runaway allocation fails the example
 
 JUNK = st.one_of(st.integers(-10**13, 10**13), st.floats(allow_nan=True, allow_infinity=True),
                  st.text(max_size=12), st.none(), st.booleans(), st.lists(st.integers(-3, 3), max_size=3))
@@ -69,6 +75,8 @@ def _call(main, argv) -> tuple[int, str]:
             code = main([str(a) for a in argv])
         except SystemExit as exc:  # argparse refuses its arguments
             code = exc.code
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
+    assert peak_gb < MAX_RSS_GB, f"{argv}: peak memory {peak_gb:.1f} GB"
     return code, err.getvalue()
 
 
@@ -87,7 +95,7 @@ def _one_clear_line(code: int, err: str, prog: str, path=None) -> None:
 
 
 def _fuzz(examples):
-    return settings(max_examples=examples, deadline=None, derandomize=True,
+    return settings(max_examples=examples, deadline=DEADLINE, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -16,6 +16,9 @@ from testbed.io import writable_out
 __all__ = ["main"]
 
 
+
+DEVICE_DAYS_PER_WORKER_S = 3.6e6  # measured: benchmarks/fleet_sim.py, 7.2 M device-days/s on 2 workers (2-core VM)
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twin", description="Digital twin of a fleet of edge devices.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -119,6 +122,12 @@ def _simulate(args) -> None:
     big = scenario.fleet.devices * scenario.time.days > 5e7
     n_workers = workers(args, scenario.fleet.devices * scenario.time.days)
     sku, zones = scenario.sku_model(), scenario.environment.zone_names
+    estimate_s = scenario.fleet.devices * scenario.time.days / (DEVICE_DAYS_PER_WORKER_S * n_workers)
+    if estimate_s > 600:
+        print(f"twin simulate: {scenario.fleet.devices * scenario.time.days:.3g} device-days take about "
+              f"{estimate_s / 3600:.1f} hours on {n_workers} worker(s) at ~{DEVICE_DAYS_PER_WORKER_S / 1e6:.1f} M "
+              "device-days/s each (benchmarks/fleet_sim.py on a 2-core VM); Ctrl-C stops it, leaving nothing; "
+              "a Dask cluster (--scheduler) shares it over more workers", file=sys.stderr)
     t0 = time.perf_counter()
     # devices stream to disk block by block: memory stays bounded however big the fleet
     with atomic_dir(out) as tmp, Executor(n_workers, args.scheduler) as ex, \

@@ -26,6 +26,9 @@ from testbed.errors import InputError
 __all__ = ["Executor"]
 
 
+_IGNORE_SIGINT = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # a worker preload: script text
+
+
 class Executor:
     def __init__(self, workers: int = 1, scheduler: str | None = None, window: int | None = None):
         if workers < 1:
@@ -53,7 +56,9 @@ class Executor:
             # ran 4x slower (measured). Our workers keep glibc's adaptive default.
             env = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                    if k != "MALLOC_TRIM_THRESHOLD_"}
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
+            # Ctrl-C at a terminal reaches the whole process group; only this process answers it, by
+            # closing the cluster: the workers ignore SIGINT (each printed a traceback)
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": env, "distributed.worker.preload": [_IGNORE_SIGINT]}):
                 self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                              dashboard_address=":0", silence_logs=logging.ERROR)
             self.client = Client(self._cluster, set_as_default=False)

@@ -134,10 +134,32 @@ class Scenario(StrictModel):
         return copy
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario, including what depends on its SKU (modes, framework, workload).
-    Its ``pruning`` section is HDAP's to read (``hdap.config``)."""
+BUNDLED = Path(__file__).resolve().parent.parent / "scenarios"  # the repository's, beside the packages
+
+
+def bundled_scenarios() -> list[str]:
+    return sorted(p.stem for p in BUNDLED.glob("*.yaml"))
+
+
+def locate_scenario(path: str | Path) -> Path:
+    """``path`` where it is a file; else the bundled scenario it names (``quickstart``,
+    ``quickstart.yaml`` or ``scenarios/quickstart.yaml``), so they run from any directory."""
     path = Path(path)
+    if path.is_file() or path.suffix not in ("", ".yaml", ".yml") or len(path.parts) > 2 or \
+            (len(path.parts) == 2 and path.parts[0] != "scenarios"):
+        return path
+    bundled = BUNDLED / f"{path.stem}.yaml"
+    return bundled if bundled.is_file() else path
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario, including what depends on its SKU (modes, framework, workload);
+    a bundled one also by name (``locate_scenario``). Its ``pruning`` section is HDAP's to read
+    (``hdap.config``)."""
+    path = locate_scenario(path)
+    if not path.is_file():
+        raise InputError(f"{path}: scenario file not found; bundled scenarios (by name, from any directory): "
+                         f"{', '.join(bundled_scenarios())}")
     scenario = read_yaml_model(path, Scenario, "scenario")
     scenario._base_dir, scenario._path = path.resolve().parent, path
     problems = _check_against_sku(scenario)

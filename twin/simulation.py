@@ -29,6 +29,7 @@ import simpy
 from tqdm import tqdm
 
 from testbed.errors import InputError
+from testbed.io import available_memory_bytes
 from testbed.streams import Streams
 from twin.battery import age_battery, undervolted
 from twin.config_drift import (
@@ -249,6 +250,20 @@ def _context(scenario: Scenario, snapshot_days) -> _Context:
                     tuple(sorted(set(snapshot_days))))
 
 
+def check_memory(scenario: Scenario, snapshots: int = 0, available: int | None = None) -> None:
+    """Refuse, before any work, a fleet whose state cannot be held in memory: every device's state
+    (``FleetState``, about 100 bytes), twice while the blocks are joined, once more per snapshot day."""
+    per_device = sum(a.nbytes for a in vars(FleetState.nominal(1)).values() if isinstance(a, np.ndarray))
+    need = scenario.fleet.devices * per_device * (2 + snapshots)
+    available = available_memory_bytes() if available is None else available
+    if need > 0.8 * available:
+        raise InputError(f"{scenario.source}: fleet.devices: holding {scenario.fleet.devices:,} devices needs about "
+                         f"{need / 1e9:.3g} GB ({per_device} bytes of state each, x{2 + snapshots} while joined and "
+                         f"snapshotted); this machine has {available / 1e9:.3g} GB available. `twin simulate` streams "
+                         "any fleet to disk in bounded memory; HDAP and the studies hold the fleet: give them fewer "
+                         "devices (--devices) or a machine with more memory")
+
+
 def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, workers: int = 1, executor: Executor | None = None,
              snapshot_days: tuple[int, ...] = (), keep_devices: bool = True,
              on_block: Callable[[FleetState, dict[int, FleetState]], None] | None = None,
@@ -264,6 +279,8 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
     ``snapshots`` empty; the daily history is always kept).
     """
     scenario = as_scenario(scenario)
+    if keep_devices:
+        check_memory(scenario, len(snapshot_days))
     ctx = _context(scenario, snapshot_days)
     n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
     groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
