@@ -20,10 +20,11 @@ __all__ = ["ImportanceProxy", "filter_norms"]
 
 
 def filter_norms(module, zoo: ZooModel) -> list[np.ndarray]:
-    """Per unit, the L2 norm of each output filter of its first anchor layer (module order)."""
+    """Per unit, the L2 norm of each output filter of its first anchor layer (module order); none
+    for a unit whose block an earlier round dropped (its layers are gone)."""
     layers = dict(module.named_modules())
-    return [layers[a[0]].weight.detach().flatten(1).norm(dim=1).numpy().astype(np.float64)
-            for a in unit_anchors(zoo.name)]
+    return [layers[a[0]].weight.detach().flatten(1).norm(dim=1).numpy().astype(np.float64) if a[0] in layers
+            else np.zeros(0) for a in unit_anchors(zoo.name)]
 
 
 class ImportanceProxy:

@@ -147,7 +147,7 @@ seed: 4
 fleet: {sku: jetson-xavier-nx, devices: 150, framework: tensorrt, precision: fp16}
 time: {start: 2026-01-01, days: 3}
 deployment: {workload: resnet20}
-pruning: {flops_g: 0.02, space: width+depth+precision, int8_share: 0.6, data: digits, train_epochs: 2,
+pruning: {flops_g: 0.02, space: width+depth+precision, int8_share: 0.6, data: digits, train_epochs: 2, rounds: 2,
           finetune_epochs: 1, generations: 15, population: 6, surrogate_samples: 60, k_max: 3}
 """)
     r = run_hdap(RunConfig.of(path))
@@ -159,6 +159,8 @@ pruning: {flops_g: 0.02, space: width+depth+precision, int8_share: 0.6, data: di
         share = 0 if r.int8[m] is None else zoo.int8_share(r.widths[m], r.int8[m])
         assert share <= 0.6 + 1e-9 and zoo.flops(r.widths[m]) <= 0.02e9
     assert np.array_equal(quantized_units(r.module, zoo), r.int8["hdap"])  # accuracy measured fake-quantized
+    first, second = r.rounds  # round 2 prunes round 1's network: its dropped blocks stay dropped
+    assert all(second.widths[u] == 0 for u in range(zoo.n_units) if first.widths[u] == 0)
     assert 0.3 < table.loc["hdap", "accuracy"] <= 1  # digits: ten classes, far above chance after 2 epochs
     out = tmp_path / "run"
     r.write(out)
