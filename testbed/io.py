@@ -64,6 +64,10 @@ def writable_out(out: str | Path, folder: bool = True, whole: bool = True) -> Pa
     parent = next((p for p in out.absolute().parents if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"--out: cannot create {out}: {parent} is not a folder this user can write to")
+    try:  # permissions do not tell everything (root, read-only mounts, /proc): try it, leave nothing
+        os.rmdir(tempfile.mkdtemp(prefix=".probe.", dir=parent))
+    except OSError as exc:
+        raise InputError(f"--out: cannot create {out} in {parent}: {exc.strerror}") from None
     return out
 
 

@@ -200,6 +200,12 @@ def test_input_size_wherever_a_model_is_named(write_scenario, tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_out_where_nothing_can_be_made_is_refused_even_for_root(tmp_path):
+    """Permission bits do not tell (root may write anywhere they allow): the place is tried."""
+    r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 50, "--days", 2, "--out", "/proc/nope/x")
+    assert r.returncode == 2 and "--out: cannot create /proc/nope/x" in r.stderr and "Traceback" not in r.stderr
+
+
 @pytest.mark.parametrize("make", ["file", "under_a_file"])
 def test_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, make):
     blocker = tmp_path / "taken"
