@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import textwrap
 from pathlib import Path
 
@@ -38,6 +40,18 @@ def snapshot(sku: str = "jetson-nano", n: int = 1, framework: str = "pytorch", *
     for name, value in arrays.items():
         getattr(state, name)[:] = value
     return FleetSnapshot(state, load_sku(sku), framework, np.ones((1, 9)))
+
+
+def run_main(main, argv) -> tuple[int, str]:
+    """Exit code and stderr of a CLI's ``main`` run in this process (no interpreter start-up: a
+    subprocess pays ~3 s of imports per call)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse refuses its arguments
+            code = exc.code
+    return code, err.getvalue()
 
 
 BASE_SCENARIO = """\

@@ -9,8 +9,6 @@ have printed. Each example is bounded in time (hypothesis' deadline) and the pro
 runs a longer one.
 """
 
-import contextlib
-import io
 import math
 import resource
 from datetime import timedelta
@@ -20,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO
+from conftest import REPO, run_main
 from hdap import cli as hdap_cli
 from twin import cli as twin_cli
 
@@ -68,16 +66,11 @@ def scenarios(draw):
 
 
 def _call(main, argv) -> tuple[int, str]:
-    """Exit code and stderr of a CLI's ``main`` run in this process."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse refuses its arguments
-            code = exc.code
+    """Exit code and stderr of a CLI's ``main`` run in this process, its peak memory bounded."""
+    code, err = run_main(main, argv)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # kB on Linux
     assert peak_gb < MAX_RSS_GB, f"{argv}: peak memory {peak_gb:.1f} GB"
-    return code, err.getvalue()
+    return code, err
 
 
 def _one_clear_line(code: int, err: str, prog: str, path=None) -> None:

@@ -164,7 +164,15 @@ pruning: {flops_g: 0.02, space: width+depth+precision, int8_share: 0.6, data: di
     assert 0.3 < table.loc["hdap", "accuracy"] <= 1  # digits: ten classes, far above chance after 2 epochs
     out = tmp_path / "run"
     r.write(out)
+    results = json.loads((out / "results.json").read_text())
+    rounds = results["rounds"]
+    assert rounds[0]["budget_flops"] > rounds[1]["budget_flops"]
+    assert all(rd["candidates_checked"] >= 1 and rd["held_out_tuned"] is not None for rd in rounds)
+    assert np.all(np.array(rounds[1]["widths"]) <= np.array(rounds[0]["widths"]))  # no unit grows back
+    report = (out / "report.md").read_text()
+    assert (out / "accuracy_per_round.png").is_file() and "after fine-tuning" in report and "test_accuracy" in report
     spec = PrunedSpec.read(out / "resnet20_hdap.json")
+    assert spec.model_extra["accuracy"] == results["methods"]["hdap"]["accuracy"]
     assert np.array_equal(spec.int8, r.int8["hdap"])
     assert np.array_equal(spec.workload().precision, zoo.workload(r.widths["hdap"], r.int8["hdap"]).precision)
-    assert json.loads((out / "results.json").read_text())["int8_units"]["hdap"] == list(spec.int8_units)
+    assert results["int8_units"]["hdap"] == list(spec.int8_units)

@@ -7,6 +7,8 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import run_main
+from hdap import cli as hdap_cli
 from hdap.config import RunConfig
 from hdap.runner import METHODS, run_hdap
 from zoo import get_model, trace_workload
@@ -76,6 +78,7 @@ def test_every_zoo_family_goes_through_the_pipeline(write_scenario, model, flops
     assert np.array_equal(traced.c_out, zoo.workload(r.widths["hdap"]).c_out)
 
 
+@pytest.mark.slow  # 53 s; the default run covers rounds with data in test_precision's end-to-end run
 def test_with_data_hdap_prunes_in_rounds_with_measured_accuracy(write_scenario, tmp_path):
     path = write_scenario("""\
         deployment: {workload: resnet20}
@@ -114,9 +117,9 @@ def test_with_data_hdap_prunes_in_rounds_with_measured_accuracy(write_scenario, 
 ])
 def test_hdap_run_rejects_bad_pruning_sections(write_scenario, tmp_path, extra, message):
     path = write_scenario(extra, devices=50, days=2)
-    r = hdap("run", path, "--out", tmp_path / "o")
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert __import__("re").search(message, r.stderr), r.stderr
+    code, err = run_main(hdap_cli.main, ["run", path, "--out", tmp_path / "o"])  # in process: 15 cases
+    assert code == 2 and "Traceback" not in err
+    assert __import__("re").search(message, err), err
     assert not (tmp_path / "o").exists()
 
 
@@ -148,8 +151,6 @@ def test_hdap_prunes_the_network_at_the_deployed_input_size(write_scenario):
 
 def test_data_none_means_latency_only(write_scenario):
     """The README and the schema say `data: none` is latency only: it reads as no data."""
-    from hdap.config import RunConfig
-
     for spelling in ("none", "None", "null"):
         path = write_scenario(f"deployment: {{workload: resnet20}}\npruning: {{data: {spelling}}}\n", devices=50, days=2)
         assert RunConfig.of(path).pruning.data is None
