@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import run_main
+from hdap import cli as hdap_cli
 from hdap.config import RunConfig
 from hdap.study.heterogeneity import MECHANISMS, Mechanism, heterogeneity_study, parse_magnitudes
 from testbed.errors import InputError
@@ -114,6 +116,6 @@ def test_heterogeneity_cli_writes_report_and_rejects_bad_input(write_scenario, t
                           ((path, "--spaces", "depth"), "unknown depth"),
                           ((path, "--magnitudes", "modes=2"), "shares in [0, 1]"),
                           ((vgg, "--spaces", "width+depth"), "pruning.space: vgg16_cifar has no residual block")]:
-        bad = hdap("study", "heterogeneity", *args, "--workers", 1, "--out", tmp_path / "bad")
-        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
+        code, err = run_main(hdap_cli.main, ["study", "heterogeneity", *args, "--workers", 1, "--out", tmp_path / "bad"])
+        assert code == 2 and message in err and "Traceback" not in err, (args, err)
         assert not (tmp_path / "bad").exists()

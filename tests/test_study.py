@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BASE_SCENARIO
+from conftest import BASE_SCENARIO, run_main
+from hdap import cli as hdap_cli
 from hdap.config import RunConfig
 from hdap.study.aging import aging_study
 from hdap.study.clusters import clusters_study
@@ -98,8 +99,8 @@ def test_study_cli_writes_report_and_rejects_bad_input(write_scenario, tmp_path)
                           (["clusters", "--devices", "1e2,abc"], "argument --devices"),
                           (["aging", "--every", "500"], "--every must be between 1 and"),
                           (["features", "--k", "1000"], "--k must be between 1 and 150")]:
-        bad = hdap("study", args[0], path, *args[1:], "--workers", 1, "--out", tmp_path / "bad")
-        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, (args, bad.stderr)
+        code, err = run_main(hdap_cli.main, ["study", args[0], path, *args[1:], "--workers", 1, "--out", tmp_path / "bad"])
+        assert code == 2 and message in err and "Traceback" not in err, (args, err)
         assert not (tmp_path / "bad").exists()
 
 
