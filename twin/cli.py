@@ -292,7 +292,7 @@ def _predict(args) -> None:
     if bool(args.model) == bool(args.model_file):
         raise InputError("predict: give exactly one of --model NAME or --model-file F.pt")
     if not 0 <= args.background < 1e4:
-        raise InputError(f"--background must be a number of cores >= 0, got {args.background}")
+        raise InputError(f"--background must be a number of cores from 0 to 10,000, got {args.background:g}")
     sku = load_sku(args.sku)
     if args.framework not in sku.frameworks:
         raise InputError(f"--framework: {args.framework!r} is not available on {sku.name}; allowed: {', '.join(sku.frameworks)}")
