@@ -229,10 +229,10 @@ def test_ctrl_c_at_a_terminal_stops_the_dask_workers_quietly(tmp_path):
 
     out = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml",
-                          "--devices", "3e5", "--days", "300", "--workers", "2", "--out", out],
+                          "--devices", "2e6", "--days", "300", "--workers", "2", "--out", out],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     _writing(out)
-    time.sleep(4)  # the workers are simulating
+    time.sleep(4)  # the workers are simulating (the whole run takes a minute)
     os.killpg(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "Traceback" not in err and err.strip().splitlines()[-1] == "twin: interrupted", err
