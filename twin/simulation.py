@@ -261,7 +261,7 @@ def check_memory(scenario: Scenario, snapshots: int = 0, available: int | None =
                          f"{need / 1e9:.3g} GB ({per_device} bytes of state each, x{2 + snapshots} while joined and "
                          f"snapshotted); this machine has {available / 1e9:.3g} GB available. `twin simulate` streams "
                          "any fleet to disk in bounded memory; HDAP and the studies hold the fleet: give them fewer "
-                         "devices (--devices) or a machine with more memory")
+                         "devices (fleet.devices, or a study's --devices) or a machine with more memory")
 
 
 def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, workers: int = 1, executor: Executor | None = None,
