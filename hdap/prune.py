@@ -11,7 +11,6 @@ identity first (depth pruning), as ``zoo.module`` builds it.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,10 @@ import torch_pruning as tp
 from torch import nn
 
 from hdap.quantize import plain
+from hdap.units import channel_probe
 from testbed.errors import InputError
 from testbed.io import atomic_file
-from zoo import PrunedSpec, ZooModel, get_model
+from zoo import PrunedSpec, ZooModel
 from zoo.pruned import load_weights
 
 __all__ = ["IMPORTANCES", "unit_anchors", "prune_to_widths", "widths_for_flops", "save_pruned", "load_pruned",
@@ -35,25 +35,9 @@ def _out_channels(m: nn.Module) -> int:
     return m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
 
 
-def _is_anchor_type(m: nn.Module) -> bool:
-    depthwise = isinstance(m, nn.Conv2d) and m.groups > 1 and m.groups == m.in_channels
-    return isinstance(m, (nn.Conv2d, nn.Linear)) and not depthwise
-
-
-@lru_cache(maxsize=None)
 def unit_anchors(name: str) -> tuple[tuple[str, ...], ...]:
     """Per unit, the names of the (non-depthwise) conv / linear layers whose outputs it sets."""
-    zoo = get_model(name)
-    full = list(zoo.full_widths)
-    with torch.device("meta"):
-        base = {n: _out_channels(m) for n, m in zoo.module(full).named_modules() if _is_anchor_type(m)}
-        anchors = []
-        for u in range(zoo.n_units):
-            probe = full.copy()
-            probe[u] -= 1
-            anchors.append(tuple(n for n, m in zoo.module(probe).named_modules()
-                                 if _is_anchor_type(m) and _out_channels(m) != base[n]))
-    return tuple(anchors)
+    return channel_probe(name).anchors()
 
 
 def dropped_blocks(zoo: ZooModel, widths) -> list[str]:

@@ -13,14 +13,14 @@ never calibrates on the data it scores.
 from __future__ import annotations
 
 import copy
-from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import nn
 from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, PerChannelMinMaxObserver
 
-from zoo import ZooModel, get_model
+from hdap.units import channel_probe
+from zoo import ZooModel
 
 __all__ = ["FakeQuantized", "unit_layers", "quantize_units", "dequantize", "plain", "quantized_units"]
 
@@ -45,32 +45,10 @@ class FakeQuantized(nn.Module):
         return nn.functional.linear(x, w, self.layer.bias)
 
 
-def _dense_shapes(zoo: ZooModel, widths) -> dict[str, tuple[int, int]]:
-    layers = zoo.module(widths).named_modules()
-    return {n: (m.in_channels, m.out_channels) if isinstance(m, nn.Conv2d) else (m.in_features, m.out_features)
-            for n, m in layers if isinstance(m, (nn.Conv2d, nn.Linear))}
-
-
-@lru_cache(maxsize=None)
 def unit_layers(name: str) -> tuple[tuple[str, ...], ...]:
     """Per unit, the names of the conv and linear layers (depthwise included) that run in its
-    precision, by the twin's rule: the one unit their output channels follow, else the one their
-    input channels follow. Found by building the network on the meta device one unit narrower."""
-    zoo = get_model(name)
-    full = list(zoo.full_widths)
-    with torch.device("meta"):
-        base = _dense_shapes(zoo, full)
-        outs, ins = {n: [] for n in base}, {n: [] for n in base}
-        for u in range(zoo.n_units):
-            probe = full.copy()
-            probe[u] -= 1
-            for n, (c_in, c_out) in _dense_shapes(zoo, probe).items():
-                if c_out != base[n][1]:
-                    outs[n].append(u)
-                if c_in != base[n][0]:
-                    ins[n].append(u)
-    owner = {n: outs[n][0] if len(outs[n]) == 1 else ins[n][0] if len(ins[n]) == 1 else -1 for n in base}
-    return tuple(tuple(n for n in base if owner[n] == u) for u in range(zoo.n_units))
+    precision, by the twin's rule (``hdap.units``)."""
+    return channel_probe(name).owned()
 
 
 def _set(module: nn.Module, name: str, child: nn.Module) -> None:
