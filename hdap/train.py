@@ -17,13 +17,16 @@ __all__ = ["train", "evaluate", "recalibrate_batch_norm"]
 def train(model: nn.Module, data: TensorDataset, epochs: int, lr: float = 0.1, batch_size: int = 64,
           weight_decay: float = 5e-4, seed: int = 0, progress: bool = True, desc: str = "train") -> list[float]:
     """SGD with momentum, one epoch of linear warm-up, then a cosine schedule; returns each epoch's
-    mean loss. (Deep ResNets diverge when started at full rate: He et al. 2016 warm up ResNet-110.)"""
+    mean loss. (Deep ResNets diverge when started at full rate: He et al. 2016 warm up ResNet-110.)
+    A single epoch warms up over its first fifth only: a whole epoch of warm-up would end the run
+    at full rate, with no annealing, and a pruned network fine-tuned so can collapse."""
     losses = []
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
-        steps, warm = epochs * len(loader), len(loader)
+        steps = epochs * len(loader)
+        warm = len(loader) if epochs > 1 else max(1, len(loader) // 5)
         sched = torch.optim.lr_scheduler.SequentialLR(opt, [
             torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.05, total_iters=warm),
             torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps - warm))], milestones=[warm])
