@@ -65,8 +65,8 @@ def test_workload_tables_keep_their_precision_column_and_refuse_unknown_ones():
     assert np.array_equal(back.precision, table.precision)
     assert "precision" not in zoo.workload().to_frame().columns  # a deployment-precision table is as it was
     frame = table.to_frame()
-    frame.loc[0, "precision"] = "int4"
-    with pytest.raises(InputError, match="precision: unknown precision.*int4.*allowed: fp32, fp16, int8"):
+    frame.loc[0, "precision"] = "int3"
+    with pytest.raises(InputError, match="precision: unknown precision.*int3.*allowed: fp32, fp16, int8, int4, int2, int1"):
         Workload.from_frame(frame)
 
 

@@ -16,14 +16,14 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from testbed.errors import InputError
 from testbed.schema import StrictModel, read_yaml_model
-from zoo.workload import LAYER_KINDS, LayerKind
+from zoo.workload import LAYER_KINDS, PRECISION_BYTES, LayerKind
 
 __all__ = ["PowerMode", "PrecisionSpec", "FrameworkProfile", "Thermal", "BatteryPack", "Contention", "PowerModel",
            "CalibrationRecord", "SKU", "load_sku", "list_skus", "parse_clocks", "with_clocks", "CLOCK_KEYS"]
 
 SKU_DIR = Path(__file__).with_name("skus")
-Precision = Literal["fp32", "fp16", "int8"]
-_BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
+Precision = Literal["fp32", "fp16", "int8", "int4", "int2", "int1"]
+_BYTES = PRECISION_BYTES
 # what a measurement's or a prediction's clocks may give, and the PowerMode field each sets
 CLOCK_KEYS = {"gpu_mhz": "compute_mhz", "emc_mhz": "memory_mhz", "cpu_mhz": "cpu_mhz", "cpu_cores": "cpu_cores"}
 CLOCKS_MODE = "clocks "  # how the name of a mode at given clocks begins
@@ -272,7 +272,7 @@ class SKU(StrictModel):
         """The mode meant when none is named."""
         return self.default_mode or self.top_mode
 
-    def precision_of(self, framework: str, precision: str | None = None) -> tuple[str, PrecisionSpec, int]:
+    def precision_of(self, framework: str, precision: str | None = None) -> tuple[str, PrecisionSpec, float]:
         """(name, spec, element bytes) of ``precision`` in ``framework`` (None: its default); an
         InputError lists what the framework runs and why the board cannot run the rest."""
         prof = self.frameworks[framework]
@@ -309,7 +309,7 @@ class SKU(StrictModel):
         return (module_w + self.power.carrier_w) / self.power.supply_efficiency
 
 
-_NAME = {v: k for k, v in _BYTES.items()}
+_NAME = {4: "fp32", 2: "fp16", 1: "int8"}  # a SKU's element_bytes as a precision
 
 
 def parse_clocks(text: str, where: str = "clocks") -> dict[str, float]:

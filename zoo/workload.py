@@ -24,7 +24,7 @@ from testbed.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_KINDS", "LayerKind", "PRECISIONS", "Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
+__all__ = ["LAYER_KINDS", "LayerKind", "PRECISIONS", "PRECISION_BYTES", "Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
            "upsample", "read_workload"]
 
 LayerKind = Literal["conv", "dwconv", "linear", "norm", "activation", "add", "pool", "concat", "upsample"]
@@ -32,7 +32,9 @@ LAYER_KINDS: tuple[str, ...] = LayerKind.__args__  # the language of workload ta
 ELEMENT_BYTES = 4  # tables count fp32 tensors
 COLUMNS = ("name", "kind", "flops", "bytes_read", "bytes_written", "c_in", "c_out", "kernel",
            "stride", "groups", "h", "w")
-PRECISIONS = ("", "fp32", "fp16", "int8")  # a row's precision code; "" (0): the deployment's own
+PRECISIONS = ("", "fp32", "fp16", "int8", "int4", "int2", "int1")  # a row's precision code; "" (0): the deployment's own
+# bytes per element of each precision; int2 also holds ternary weights, int1 binary (XNOR-popcount) ones
+PRECISION_BYTES = {"fp32": 4, "fp16": 2, "int8": 1, "int4": 0.5, "int2": 0.25, "int1": 0.125}
 _OPTIONAL = {"name": None, "stride": 1, "precision": ""}  # columns a user's table may leave out, and their default
 _INT_COLUMNS = ("c_in", "c_out", "kernel", "stride", "groups", "h", "w")
 _FLOAT_COLUMNS = ("flops", "bytes_read", "bytes_written")
