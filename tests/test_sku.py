@@ -4,15 +4,15 @@ from testbed.errors import InputError
 from twin.sku import list_skus, load_sku
 
 
-def test_catalogue_holds_the_four_skus_with_their_modes():
+def test_catalogue_holds_the_skus_with_their_modes():
     assert list_skus() == ["host-cpu", "jetson-agx-orin", "jetson-agx-xavier", "jetson-nano", "jetson-orin-nano",
-                           "jetson-orin-nx", "jetson-xavier-nx"]
+                           "jetson-orin-nx", "jetson-xavier-nx", "kria-k26-dpu", "zcu102-dpu", "zcu104-dpu"]
     nano = load_sku("jetson-nano")
     assert nano.mode_names == ["MAXN", "5W"] and nano.top_mode == "MAXN" and nano.lowest_mode == "5W"
     assert {"10W_4CORE", "15W_6CORE", "20W_6CORE", "10W_DESKTOP"} <= set(load_sku("jetson-xavier-nx").mode_names)
     for name in list_skus():
         sku = load_sku(name)
-        assert "pytorch" in sku.frameworks and sku.sources
+        assert ("pytorch" in sku.frameworks or name.endswith("-dpu")) and sku.sources
     assert "tensorrt" in nano.frameworks and nano.battery.capacity_wh == pytest.approx(50.3, abs=0.1)
 
 

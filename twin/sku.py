@@ -284,6 +284,19 @@ class SKU(StrictModel):
                              f"allowed: {', '.join(table)}")
         return name, table[name], _BYTES[name]
 
+    def runs_as(self, framework: str, precision: str) -> str:
+        """The precision ``framework`` runs a layer of ``precision`` in: its own where the framework
+        has kernels for it, else the narrowest one it has that is at least as wide (a GPU without
+        4-bit kernels runs 4-bit weights as int8: no faster, only smaller on disk)."""
+        prof = self.frameworks[framework]
+        table = prof.precisions or {_NAME[self.element_bytes]: PrecisionSpec()}
+        if precision in table:
+            return precision
+        wider = [p for p in table if _BYTES[p] >= _BYTES[precision]]
+        if not wider:
+            raise InputError(f"{framework} on {self.name} runs nothing as wide as {precision}; it runs {', '.join(table)}")
+        return min(wider, key=lambda p: _BYTES[p])
+
     def mode_power_w(self, mode: str) -> tuple[float, float]:
         """(idle, typical inference) module power of a mode: as the file gives them, else from
         the power model with the GPU fully busy and memory ``active_memory_util`` busy."""
