@@ -194,7 +194,8 @@ class LatencyModel:
         self.precision = sku.precision_of(framework, precision)[0]
         kind = workload.kind.astype(np.intp)
         live = ~np.isin(kind, [_KIND[k] for k in prof.fused])
-        peak_scale, eff_scale, element_bytes = _row_precisions(workload, sku, framework, self.precision)
+        peak_scale, eff_scale, element_bytes, self.row_precision = _row_precisions(workload, sku, framework,
+                                                                                    self.precision)
         eff = np.minimum(1.0, eff_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
         work = workload.flops * _tile_padding(workload, kind, sku)
         winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
@@ -210,6 +211,8 @@ class LatencyModel:
         moved = (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES) \
             + _reformat_bytes(workload, live, element_bytes)
         tm = np.where(live, moved / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
+        self.macs = np.where(live, work, 0.0)            # MACs the device computes (padded to whole tiles)
+        self.moved_bytes = np.where(live, moved, 0.0)   # DRAM bytes, at each row's element size
         over = np.where(live, np.array([prof.overhead_us[k] for k in LAYER_KINDS])[kind] * 1e-6, 0.0)
         fw = np.ones((1, len(LAYER_KINDS))) if firmware_overhead is None else np.asarray(firmware_overhead, float)
         # overhead per firmware version: sum over layers of o_l x scale(version, kind_l)
@@ -280,13 +283,15 @@ class LatencyModel:
 
 
 def _row_precisions(workload: Workload, sku: SKU, framework: str, deployed: str):
-    """Per row: peak scale, efficiency scale and element bytes of the precision it runs in (its
-    own, else the deployment's ``deployed``)."""
+    """Per row: peak scale, efficiency scale, element bytes and name of the precision it runs in
+    (its own, else the deployment's ``deployed``)."""
     out = np.empty((3, len(workload)))
+    names = np.empty(len(workload), dtype=object)
     for code in np.unique(workload.precision):
         name, spec, size = sku.precision_of(framework, PRECISIONS[code] or deployed)
         out[:, workload.precision == code] = np.array([[spec.peak_scale], [spec.efficiency_scale], [size]])
-    return out[0], out[1], out[2]
+        names[workload.precision == code] = name
+    return out[0], out[1], out[2], names
 
 
 def _reformat_bytes(workload: Workload, live: np.ndarray, element_bytes: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from testbed.schema import StrictModel, read_yaml_model
 from zoo.workload import LAYER_KINDS, PRECISION_BYTES, LayerKind
 
 __all__ = ["PowerMode", "PrecisionSpec", "FrameworkProfile", "Thermal", "BatteryPack", "Contention", "PowerModel",
-           "CalibrationRecord", "SKU", "load_sku", "list_skus", "parse_clocks", "with_clocks", "CLOCK_KEYS"]
+           "EnergyModel", "CalibrationRecord", "SKU", "load_sku", "list_skus", "parse_clocks", "with_clocks", "CLOCK_KEYS"]
 
 SKU_DIR = Path(__file__).with_name("skus")
 Precision = Literal["fp32", "fp16", "int8", "int4", "int2", "int1"]
@@ -86,6 +86,9 @@ class FrameworkProfile(StrictModel):
     precisions: dict[Precision, PrecisionSpec] = Field({}, description=(
         "precisions it deploys in, the first the default; empty: only the SKU's element_bytes precision"))
     unsupported: dict[Precision, str] = Field({}, description="precision -> why this board cannot run it")
+    sparse_efficiency: dict[Literal["unstructured", "block", "2:4"], float] = Field({}, description=(
+        "per sparsity structure, the share of pruned weights' MACs its kernels skip (0 or absent: dense kernels "
+        "compute the zeros); twin.compressed"))
 
     @model_validator(mode="after")
     def _complete(self):
@@ -97,6 +100,8 @@ class FrameworkProfile(StrictModel):
             raise ValueError("overhead_us values must be >= 0")
         if any(not 0 < v <= 1 for v in self.efficiency.values()):
             raise ValueError("efficiency values must be in (0, 1]")
+        if any(not 0 <= v <= 1 for v in self.sparse_efficiency.values()):
+            raise ValueError("sparse_efficiency values must be in [0, 1]")
         return self
 
 
@@ -169,6 +174,26 @@ class PowerModel(StrictModel):
         return frac * v * v
 
 
+class EnergyModel(StrictModel):
+    """What ``twin.energy`` needs to count an inference's energy from its events: the process the
+    logic is built in (Horowitz's 45 nm per-operation energies scale to it), DRAM energy per byte,
+    and the power of one measured run that fixes how much on-chip energy a MAC really costs here
+    (a GPU spends far more on instruction issue and register files per MAC than the arithmetic;
+    an FPGA's dataflow less). Without a measured run the SKU's power model stands in."""
+
+    process_nm: PositiveFloat
+    core_v: PositiveFloat = Field(description="logic supply voltage at the top clock")
+    dram_pj_per_byte: PositiveFloat = Field(160.0, description=(
+        "DRAM access energy; 160: Horowitz (ISSCC 2014), 640 pJ per 32 bits"))
+    reference_w: PositiveFloat | None = Field(None, description=(
+        "measured module power of the reference run (reference_model in the usual mode); "
+        "None: the SKU's power model"))
+    reference_model: str = "resnet50"
+    reference_framework: str | None = Field(None, description="framework of the reference run; None: the first")
+    reference_precision: str | None = Field(None, description="its precision; None: the framework's first")
+    source: str = ""
+
+
 class CalibrationRecord(StrictModel):
     """How ``twin calibrate`` made this file: the measurements, what it fitted and how well."""
 
@@ -226,6 +251,7 @@ class SKU(StrictModel):
     frameworks: dict[str, FrameworkProfile]
     battery: BatteryPack | None = None
     power: PowerModel | None = Field(None, description="module power from utilisation and clocks; None: the modes' figures")
+    energy: EnergyModel | None = Field(None, description="event-based energy per inference (twin.energy); None: not modelled")
     default_mode: str | None = Field(None, description=(
         "the mode a measurement or prediction that names none ran in (how the published benchmarks ran the "
         "board); None: the top mode"))
