@@ -40,17 +40,19 @@ def _chw(shape):
 
 
 def trace_workload(module: nn.Module, input_shape: tuple[int, ...]) -> Workload:
-    """Batch-1 workload table of ``module`` on an input of ``input_shape`` (C, H, W)."""
+    """Batch-1 workload table of ``module`` on an input of ``input_shape`` (C, H, W); each row is
+    named by its module's qualified name (a function's by its graph node)."""
     gm = fx.symbolic_trace(module)
     was_training = module.training
     module.eval()
     with torch.no_grad():
         ShapeProp(gm).propagate(torch.zeros(1, *input_shape))
     module.train(was_training)
-    rows = []
+    rows, names = [], []
 
     def emit(kind, c_in, c_out, k, groups, h_in, w_in, h, w, bias=False):
         rows.append((kind, c_in, c_out, k, groups, h_in, w_in, h, w, bias))
+        names.append(str(node.target) if node.op == "call_module" else node.name)
 
     for node in gm.graph.nodes:
         if node.op in ("placeholder", "output", "get_attr"):
@@ -101,4 +103,4 @@ def trace_workload(module: nn.Module, input_shape: tuple[int, ...]) -> Workload:
     ints = [np.asarray(c, np.int64) for c in cols[:8]]
     return Workload(kind=np.array([LAYER_KINDS.index(k) for k in kinds], np.int8), flops=flops, bytes_read=read,
                     bytes_written=written, c_in=ints[0], c_out=ints[1], kernel=ints[2],
-                    stride=stride_of(ints[4], ints[6]), groups=ints[3], h=ints[6], w=ints[7])
+                    stride=stride_of(ints[4], ints[6]), groups=ints[3], h=ints[6], w=ints[7], name=tuple(names))
