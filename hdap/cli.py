@@ -81,6 +81,22 @@ def _parser() -> argparse.ArgumentParser:
         add_workers(p_, scheduler=True)
     for p_ in (sc, sf, sh):
         p_.add_argument("--seeds", type=positive_int, default=1, help="independent fleets per setting (default 1)")
+    sp = studies.add_parser("platforms", help="mobile GPU or FPGA: accuracy, latency, energy and storage of "
+                                              "compressed networks on each platform (runs/platforms/)")
+    sp.add_argument("--models", type=_names, default=["resnet20", "mobilenet_v2@32"], metavar="M1,M2,...",
+                    help="zoo models, NAME@SIZE for another input size, trained on digits (default resnet20,mobilenet_v2@32)")
+    sp.add_argument("--platforms", type=_names, default=None, metavar="SKU1,...",
+                    help="catalogue SKUs running TensorRT or Vitis AI (default jetson-xavier-nx, jetson-orin-nx, "
+                         "kria-k26-dpu, zcu102-dpu, zcu104-dpu)")
+    sp.add_argument("--schemes", default=None, metavar="S1,S2,...",
+                    help="compression schemes (default all: float, int8, int4, ternary, binary, channel-int8, "
+                         "unstructured-int8, block-int8, 2:4-int8)")
+    sp.add_argument("--train-epochs", type=positive_int, default=15)
+    sp.add_argument("--finetune-epochs", type=positive_int, default=3)
+    sp.add_argument("--input-size", type=positive_int, default=224, metavar="N",
+                    help="price latency and energy at N x N inputs (default 224)")
+    sp.add_argument("--seed", type=integer, default=0)
+    sp.add_argument("--out", help="output folder (default: runs/platforms)")
     tr = sub.add_parser("train", help="train a zoo model, or fine-tune a pruned one, and report accuracy")
     src = tr.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="zoo name: train from scratch")
@@ -107,8 +123,37 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _platforms(args) -> None:
+    from hdap.compression import SCHEMES, parse_schemes
+    from hdap.study.platforms import PLATFORMS, PlatformConfig, platform_report, run_platforms
+    from testbed.io import atomic_dir, run_record
+
+    cfg = PlatformConfig(models=tuple(args.models), platforms=tuple(args.platforms or PLATFORMS),
+                         schemes=tuple(parse_schemes(args.schemes) if args.schemes else SCHEMES.values()),
+                         seed=args.seed, train_epochs=args.train_epochs, finetune_epochs=args.finetune_epochs,
+                         input_size=args.input_size)
+    cfg.check()
+    out = writable_out(Path(args.out) if args.out else RUNS / "platforms")
+    df, wall = run_platforms(cfg, progress=True)
+    text, tables, figures = platform_report(df, cfg, wall)
+    with atomic_dir(out) as tmp:
+        for name, table in tables.items():
+            table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6g")
+        for name, fig in figures.items():
+            fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
+        (tmp / "report.md").write_text(text)
+        (tmp / "run.json").write_text(run_record({"study": "platforms", **cfg.record()}, cfg.seed,
+                                                 command="hdap study platforms", wall_s=round(wall, 1),
+                                                 argv=sys.argv[1:]))
+    print(text.split("## Test accuracy")[0])
+    print(f"platforms study in {wall:.0f} s; wrote {out}/report.md, platforms.csv, accuracy.csv, energy_vs_accuracy.png")
+
+
 def _study(args) -> None:
     import time
+
+    if args.study == "platforms":
+        return _platforms(args)
 
     from hdap.config import RunConfig
     from hdap.study.report import write_study
