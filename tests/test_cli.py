@@ -50,7 +50,7 @@ def test_skus_lists_the_catalogue():
     assert r.returncode == 0
     names = [s["name"] for s in json.loads(r.stdout)]
     assert names == ["host-cpu", "jetson-agx-orin", "jetson-agx-xavier", "jetson-nano", "jetson-orin-nano",
-                     "jetson-orin-nx", "jetson-xavier-nx"]
+                     "jetson-orin-nx", "jetson-xavier-nx", "kria-k26-dpu", "zcu102-dpu", "zcu104-dpu"]
 
 
 def test_console_scripts_are_installed():
