@@ -180,17 +180,29 @@ def prune_mask(w: torch.Tensor, scheme: Scheme) -> torch.Tensor:
         g = torch.zeros_like(groups, dtype=torch.bool).scatter_(2, top, True)
         keep[:, :cols] = g.reshape(len(m), cols)
     elif scheme.structure == "block":
-        kernel = m.shape[1] // w.shape[1] if w.dim() == 4 else 1
-        width = scheme.block_channels * kernel  # columns of one block
-        for r in range(0, m.shape[0], scheme.block_filters):
-            for c in range(0, m.shape[1], width):
-                block = m[r:r + scheme.block_filters, c:c + width]
-                norms = block.norm(dim=0)
-                k = max(1, round(scheme.density * len(norms)))
-                kept = torch.zeros(len(norms), dtype=torch.bool)
-                kept[norms.argsort(descending=True)[:k]] = True
-                keep[r:r + scheme.block_filters, c:c + width] = kept[None, :]
+        keep = _block_keep(m, scheme, m.shape[1] // w.shape[1] if w.dim() == 4 else 1)
     return keep.reshape(w.shape)
+
+
+def _block_keep(m: torch.Tensor, scheme: Scheme, kernel: int) -> torch.Tensor:
+    """Block pruning of a filters x columns matrix, all blocks at once: each block's columns ranked
+    by L2 norm over its filters, the top share kept (at least one; a ragged edge block by its own
+    column count)."""
+    bf, width = scheme.block_filters, scheme.block_channels * kernel
+    rows, cols = m.shape
+    pr, pc = -rows % bf, -cols % width
+    padded = torch.nn.functional.pad(m, (0, pc, 0, pr))
+    blocks = padded.reshape(-1, bf, padded.shape[1] // width, width)           # row block, filter, col block, col
+    norms = blocks.norm(dim=1)                                                 # row block, col block, col
+    valid = torch.zeros(padded.shape[1], dtype=torch.bool)
+    valid[:cols] = True
+    valid = valid.reshape(-1, width)                                           # col block, col
+    norms = torch.where(valid, norms, torch.tensor(-1.0))
+    k = (scheme.density * valid.sum(1)).round().clamp(min=1)                  # per col block
+    rank = norms.argsort(dim=-1, descending=True).argsort(dim=-1)
+    kept = rank < k[None, :, None]                                             # row block, col block, col
+    full = kept[:, None, :, :].expand(-1, bf, -1, -1).reshape(padded.shape)
+    return full[:rows, :cols]
 
 
 def _edge_layers(module: nn.Module) -> tuple[str, str]:
@@ -262,9 +274,7 @@ def layer_compression(module: nn.Module, scheme: Scheme) -> tuple[dict[str, Laye
             mask, bits = np.ones(tuple(m.weight.shape), bool), 32
         else:
             continue
-        structure = "dense" if mask.all() else scheme.structure
-        sizes = storage_bits(mask, bits, scheme)
-        index = sizes.get(structure if structure in ("block", "2:4") else "bitmask", sizes["dense"]) - mask.sum() * bits
-        layers[name] = LayerCompression(bits, float(mask.mean()), structure, float(max(0, index)))
-        storage[name] = sizes
+        structure = "" if mask.all() else scheme.structure
+        layers[name] = LayerCompression(bits, float(mask.mean()), structure)
+        storage[name] = storage_bits(mask, bits, scheme)
     return layers, storage

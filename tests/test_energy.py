@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from twin.compressed import LayerCompression, platform_workload, weight_counts
+from twin.compressed import LayerCompression, platform_workload
 from twin.energy import inference_energy, onchip_scale
-from twin.latency import nominal_inference
+from twin.latency import LatencyModel, nominal_inference
 from twin.sku import load_sku, parse_clocks, with_clocks
 from zoo import get_model
 from zoo.trace import trace_workload
@@ -63,16 +63,17 @@ def test_sparsity_pays_only_where_kernels_skip_the_structure():
     orin = load_sku("jetson-orin-nx")
     dense = platform_workload(table, {n: LayerCompression(8) for n in convs}, orin, "tensorrt")
 
-    def run(structure, override=None):
-        index = weight_counts(table)[list(table.name).index(convs[0])]
-        layers = {n: LayerCompression(8, 0.5, structure, index) for n in convs}
-        return platform_workload(table, layers, orin, "tensorrt", override)
+    def run(structure, sku=orin):
+        layers = {n: LayerCompression(8, 0.5, structure) for n in convs}
+        lm = LatencyModel(platform_workload(table, layers, sku, "tensorrt"), sku, "tensorrt")
+        return lm.macs.sum(), inference_energy(platform_workload(table, layers, sku, "tensorrt"), sku, "tensorrt").latency_ms
 
-    assert run("block").flops.sum() == dense.flops.sum()                      # TensorRT: no block-sparse kernels
-    assert run("2:4").dense_flops < 0.6 * dense.dense_flops                  # Ampere sparse tensor cores
-    assert run("block", {"block": 0.5}).dense_flops == pytest.approx(0.75 * dense.dense_flops, rel=0.05)
-    lat = {s: inference_energy(w, orin, "tensorrt").latency_ms for s, w in (("dense", dense), ("2:4", run("2:4")))}
-    assert lat["2:4"] < lat["dense"]
+    dense_macs = LatencyModel(dense, orin, "tensorrt").macs.sum()
+    dense_ms = inference_energy(dense, orin, "tensorrt").latency_ms
+    assert run("block") == (dense_macs, dense_ms)                              # TensorRT: no block-sparse kernels
+    assert run("2:4")[0] < 0.6 * dense_macs and run("2:4")[1] < dense_ms     # Ampere sparse tensor cores
+    compiler = orin.with_sparse_kernels("tensorrt", {"block": 0.5})
+    assert run("block", compiler)[0] == pytest.approx(0.75 * dense_macs, rel=0.05)
 
 
 def test_a_float_network_does_not_run_on_a_dpu():

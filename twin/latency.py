@@ -18,6 +18,11 @@ linear in ``r``: a layer is compute-bound iff ``r > tm / tc``. With layers sorte
 prefix sums, a device's latency needs only the count of breakpoints below its ``r``, found by a
 bucketed lookup. The result is exact and costs O(1) per device whatever the layer count.
 
+A sparse table (rows whose weights were pruned in place: ``density``, ``sparsity``) computes the
+pruned MACs only as far as the framework's kernels skip that structure
+(``FrameworkProfile.sparse_efficiency``), and where they skip, reads the kept weights and their
+index instead of the dense matrix.
+
 A mixed-precision table (rows naming their own precision, e.g. int8 units) runs each row at its
 precision's peak, efficiency and element size; where consecutive executed layers differ in
 element size, the engine reformats the tensor between them (TensorRT inserts reformat layers at
@@ -35,7 +40,7 @@ from testbed.errors import InputError
 from twin.engines import Engines, build_of, kernel_multipliers
 from twin.fleet import FleetSnapshot, FleetState
 from twin.sku import SKU
-from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, PRECISIONS, Workload
+from zoo.workload import ELEMENT_BYTES, LAYER_KINDS, PRECISIONS, SPARSITY, Workload
 
 __all__ = ["LatencyModel", "ModeTable", "mode_table", "slowdowns", "latency_ms", "resolve_mode",
            "nominal_state", "nominal_latency_ms", "Inference", "nominal_inference", "power_w", "energy_j"]
@@ -198,6 +203,9 @@ class LatencyModel:
                                                                                     self.precision)
         eff = np.minimum(1.0, eff_scale * np.array([prof.efficiency[k] for k in LAYER_KINDS])[kind])
         work = workload.flops * _tile_padding(workload, kind, sku)
+        # pruned weights: the MACs the framework's kernels skip for their structure (none: dense kernels)
+        skip = np.array([0.0] + [prof.sparse_efficiency.get(s, 0.0) for s in SPARSITY[1:]])[workload.sparsity]
+        work = work * (1 - (1 - workload.density) * skip)
         winograd = (kind == _KIND["conv"]) & (workload.kernel == 3) & (workload.stride == 1)
         work = np.where(winograd, work / prof.winograd_speedup, work)
         if prof.occupancy_half_mmacs > 0:  # small dense convs cannot fill the device
@@ -210,6 +218,10 @@ class LatencyModel:
         tc = np.where(live, work / (peak * np.maximum(eff, 1e-12)), 0.0)
         moved = (workload.bytes_read + workload.bytes_written) * (element_bytes / ELEMENT_BYTES) \
             + _reformat_bytes(workload, live, element_bytes)
+        if workload.sparse:  # a skipping kernel reads the kept weights and their index, not the dense matrix
+            dense_weights = workload.weights * element_bytes
+            moved = moved + np.where(skip > 0, workload.density * dense_weights + workload.index_bits() / 8
+                                     - dense_weights, 0.0)
         tm = np.where(live, moved / (sku.bandwidth_gbs * 1e9 * sku.memory_efficiency), 0.0)
         self.macs = np.where(live, work, 0.0)            # MACs the device computes (padded to whole tiles)
         self.moved_bytes = np.where(live, moved, 0.0)   # DRAM bytes, at each row's element size

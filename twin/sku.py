@@ -323,6 +323,13 @@ class SKU(StrictModel):
             raise InputError(f"{framework} on {self.name} runs nothing as wide as {precision}; it runs {', '.join(table)}")
         return min(wider, key=lambda p: _BYTES[p])
 
+    def with_sparse_kernels(self, framework: str, efficiency: dict[str, float]) -> "SKU":
+        """This SKU with ``framework``'s sparse kernels replaced (a compiler's block-sparse kernels,
+        for instance): ``efficiency`` per structure, the share of pruned MACs they skip."""
+        prof = self.frameworks[framework].model_copy(update={"sparse_efficiency": dict(efficiency)})
+        prof = FrameworkProfile.model_validate(prof.model_dump())
+        return self.model_copy(update={"frameworks": {**self.frameworks, framework: prof}})
+
     def mode_power_w(self, mode: str) -> tuple[float, float]:
         """(idle, typical inference) module power of a mode: as the file gives them, else from
         the power model with the GPU fully busy and memory ``active_memory_util`` busy."""

@@ -24,7 +24,7 @@ from testbed.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LAYER_KINDS", "LayerKind", "PRECISIONS", "PRECISION_BYTES", "Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
+__all__ = ["LAYER_KINDS", "LayerKind", "PRECISIONS", "PRECISION_BYTES", "SPARSITY", "Workload", "COLUMNS", "layer_costs", "stride_of", "conv", "linear", "norm", "activation", "add", "pool", "concat",
            "upsample", "read_workload"]
 
 LayerKind = Literal["conv", "dwconv", "linear", "norm", "activation", "add", "pool", "concat", "upsample"]
@@ -35,6 +35,9 @@ COLUMNS = ("name", "kind", "flops", "bytes_read", "bytes_written", "c_in", "c_ou
 PRECISIONS = ("", "fp32", "fp16", "int8", "int4", "int2", "int1")  # a row's precision code; "" (0): the deployment's own
 # bytes per element of each precision; int2 also holds ternary weights, int1 binary (XNOR-popcount) ones
 PRECISION_BYTES = {"fp32": 4, "fp16": 2, "int8": 1, "int4": 0.5, "int2": 0.25, "int1": 0.125}
+# how a row's weights were pruned, when they were ("": dense); its ``density`` is the share kept
+SPARSITY = ("", "unstructured", "block", "2:4")
+BLOCK_FILTERS = 8  # a block spans this many filters: one index flag per block column covers that many weights
 _OPTIONAL = {"name": None, "stride": 1, "precision": ""}  # columns a user's table may leave out, and their default
 _INT_COLUMNS = ("c_in", "c_out", "kernel", "stride", "groups", "h", "w")
 _FLOAT_COLUMNS = ("flops", "bytes_read", "bytes_written")
@@ -59,11 +62,35 @@ class Workload:
     w: np.ndarray
     name: tuple[str, ...] = ()
     precision: np.ndarray | None = None
+    density: np.ndarray | None = None    # share of each row's weights kept (None: all)
+    sparsity: np.ndarray | None = None   # codes into SPARSITY: how they were pruned (None: dense)
 
     def __post_init__(self):
         if self.precision is None:
             object.__setattr__(self, "precision", np.zeros(len(self.kind), np.int8))
+        if self.density is None:
+            object.__setattr__(self, "density", np.ones(len(self.kind)))
+        if self.sparsity is None:
+            object.__setattr__(self, "sparsity", np.zeros(len(self.kind), np.int8))
 
+    @property
+    def sparse(self) -> bool:
+        """Whether some row's weights are pruned in place (not removed with their channels)."""
+        return bool(np.any(self.sparsity))
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Weights per row (0 for rows without: norms, activations, adds...)."""
+        n = self.c_out * (self.c_in // np.maximum(self.groups, 1)) * self.kernel ** 2
+        return np.where(self.kind <= _KIND_CODE["linear"], n, 0).astype(np.float64)
+
+    def index_bits(self) -> np.ndarray:
+        """Per row, the bits of the index a sparse kernel reads beside the kept weights: a bit mask
+        (unstructured), a flag per block column (block) or a 2-bit position per kept weight (2:4)."""
+        n, code = self.weights, self.sparsity
+        return np.select([code == SPARSITY.index("unstructured"), code == SPARSITY.index("block"),
+                          code == SPARSITY.index("2:4")],
+                         [n, np.ceil(n / BLOCK_FILTERS), 2 * self.density * n], 0.0)
     @property
     def mixed(self) -> bool:
         """Whether some row names its own precision."""
@@ -80,6 +107,12 @@ class Workload:
     def dense_flops(self) -> float:
         """FLOPs as the pruning literature counts a network: multiply-accumulates of convs and linears."""
         return float(self.flops[self.kind <= _KIND_CODE["linear"]].sum())
+
+    @property
+    def kept_flops(self) -> float:
+        """``dense_flops`` of the weights kept: what a sparse network's FLOPs are counted as."""
+        dense = self.kind <= _KIND_CODE["linear"]
+        return float((self.flops * self.density)[dense].sum())
 
     @property
     def total_bytes(self) -> float:
@@ -122,8 +155,20 @@ class Workload:
                 raise InputError(f"{source}: precision: unknown precision(s) {', '.join(bad)}; "
                                  f"allowed: {', '.join(p for p in PRECISIONS if p)} or empty (the deployment's)")
             precision = np.array([PRECISIONS.index(p) for p in given], np.int8)
+        density = sparsity = None
+        if "sparsity" in df.columns:
+            given = ["" if pd.isna(p) else str(p).strip() for p in df["sparsity"]]
+            bad = sorted(set(given) - set(SPARSITY))
+            if bad:
+                raise InputError(f"{source}: sparsity: unknown structure(s) {', '.join(bad)}; "
+                                 f"allowed: {', '.join(p for p in SPARSITY if p)} or empty (dense)")
+            sparsity = np.array([SPARSITY.index(p) for p in given], np.int8)
+        if "density" in df.columns:
+            density = pd.to_numeric(df["density"], errors="coerce").to_numpy(dtype=np.float64)
+            if not np.all((density > 0) & (density <= 1)):
+                raise InputError(f"{source}: density: every value must be a share of weights kept, in (0, 1]")
         return cls(kind=np.array([_KIND_CODE[k] for k in df["kind"]], dtype=np.int8), name=names,
-                   precision=precision, **cols)
+                   precision=precision, density=density, sparsity=sparsity, **cols)
 
     def to_frame(self) -> "pd.DataFrame":
         import pandas as pd
@@ -133,6 +178,9 @@ class Workload:
         df.insert(0, "name", list(self.name) if self.name else [f"layer{i}" for i in range(len(self))])
         if self.mixed:
             df["precision"] = [PRECISIONS[p] for p in self.precision]
+        if self.sparse:
+            df["sparsity"] = [SPARSITY[p] for p in self.sparsity]
+            df["density"] = self.density
         return df
 
 

@@ -127,15 +127,15 @@ def platform_study(cfg: PlatformConfig, progress: bool = False) -> pd.DataFrame:
             best = {f: sum(v.get(f, v["dense"]) for v in storage.values()) / 8 for f in STORAGE_FORMATS}
             fmt = min(best, key=best.get)
             for sku, (fw, kind) in zip(skus, kinds):
-                variants = {"stock": None}
+                variants = {"stock": sku}
                 if scheme.structure == "block":
-                    variants["compiler"] = {"block": COMPILER_BLOCK_EFFICIENCY[kind]}
-                for kernels, table_override in variants.items():
+                    variants["compiler"] = sku.with_sparse_kernels(fw, {"block": COMPILER_BLOCK_EFFICIENCY[kind]})
+                for kernels, runs_on in variants.items():
                     try:
-                        wl = platform_workload(table, layers, sku, fw, table_override)
+                        wl = platform_workload(table, layers, runs_on, fw)
                     except InputError:
                         continue  # e.g. a float network on a DPU: it runs only quantized ones
-                    e = inference_energy(wl, sku, fw)
+                    e = inference_energy(wl, runs_on, fw)
                     runs = sorted({p for p in _row_precisions(wl)})
                     rows.append(dict(
                         model=name, platform=sku.name, kind=kind, framework=fw, scheme=scheme.name, bits=scheme.bits,
