@@ -56,6 +56,10 @@ class PruningSpec(StrictModel):
         "width: channels per unit; +depth: also drop residual blocks that have an identity path; +precision: "
         "also run units in int8 on SKUs whose framework runs it (every search and the oracle; uniform and "
         "global-magnitude pruning keep every block and the deployment's precision)"))
+    granularity: Literal["channel", "block"] = Field("channel", description=(
+        "channel: a unit's rate removes output channels (Torch-Pruning); block: it prunes that share of the "
+        "block columns (8 filters x 4 channels) of the unit's layers in place, which pays only where the fleet's "
+        "kernels skip pruned blocks (fleet.sparse_kernels; needs space: width)"))
     int8_share: float = Field(0.5, ge=0, le=1, description=(
         "+precision spaces: at most this share of the network's dense MACs in int8; it stands in for int8's "
         "accuracy cost in the search as the FLOPs budget does for pruning's (assumed default; with data, "
@@ -128,7 +132,8 @@ class RunConfig:
         """The network to prune, its rate vectors in the search space (drop genes with depth, int8
         genes with precision)."""
         space = self.pruning.space
-        return get_model(self.model_name, self.input_size).in_space("depth" in space, "precision" in space)
+        return get_model(self.model_name, self.input_size).in_space("depth" in space, "precision" in space,
+                                                                   self.pruning.granularity == "block")
 
     @property
     def target_flops(self) -> float:
@@ -169,6 +174,13 @@ class RunConfig:
                 "pruning.k_max" if p.clusters == "auto" else "pruning.clusters"
             problems.append((key, f"{k} clusters x {p.representatives} representatives need more devices than the "
                              f"fleet's {devices:,}; allowed: clusters x representatives <= fleet.devices"))
+        if zoo.block and p.space != "width":
+            problems.append(("pruning.granularity", "block pruning keeps every block and the deployment's precision; "
+                             f"it needs pruning.space: width, got {p.space}"))
+        if zoo.block and not self.scenario.sku_model().frameworks[self.scenario.fleet.framework].sparse_efficiency.get("block"):
+            problems.append(("pruning.granularity", f"{self.scenario.fleet.framework} on {self.scenario.fleet.sku} "
+                             "computes pruned blocks as zeros, so block pruning cannot make it faster; name the "
+                             "kernels that skip them in fleet.sparse_kernels (e.g. {block: 0.9})"))
         if zoo.depth and not zoo.droppable:
             problems.append(("pruning.space", f"{zoo.name} has no residual block with an identity path to drop; "
                              "allowed: width, width+precision"))

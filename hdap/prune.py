@@ -18,7 +18,8 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from hdap.quantize import plain
+from hdap.compression import Compressed, Scheme, prune_mask
+from hdap.quantize import plain, unit_layers
 from hdap.units import channel_probe
 from testbed.errors import InputError
 from testbed.io import atomic_file
@@ -68,6 +69,8 @@ def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = 
     the channels; the magnitude criteria need no data.
     """
     widths = zoo.check_widths(widths)
+    if zoo.block:
+        return _block_prune(module, zoo, widths)
     imp = _importance(importance)
     if importance == "taylor" and calibration is None:
         raise InputError("taylor importance needs a calibration batch (inputs and labels)")
@@ -92,6 +95,25 @@ def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = 
             drop = torch.argsort(scores)[:excess].tolist()
             graph.get_pruning_group(layer, fn, idxs=drop).prune()
     model.zero_grad(set_to_none=True)
+    return model
+
+
+def _block_prune(module: nn.Module, zoo: ZooModel, widths: np.ndarray) -> nn.Module:
+    """A copy of ``module`` whose units' layers (``hdap.quantize.unit_layers``: the twin's owners) keep
+    ``width / full width`` of their block columns, masked in place (``hdap.compression``); weights a
+    mask pruned before stay pruned, having no norm left."""
+    model = plain(module).eval()
+    layers = dict(model.named_modules())
+    for unit, names in enumerate(unit_layers(zoo.name)):
+        density = widths[unit] / zoo.full_widths[unit]
+        if density >= 1:
+            continue
+        scheme = Scheme("block", 32, "block", float(density))
+        for name in names:
+            parent, _, attr = name.rpartition(".")
+            layer = layers[name]
+            setattr(model.get_submodule(parent) if parent else model, attr,
+                    Compressed(layer, 32, prune_mask(layer.weight, scheme)))
     return model
 
 
@@ -129,7 +151,14 @@ def load_pruned(path: str | Path, trust_pickle: bool = False) -> tuple[nn.Module
     if not path.is_file():
         raise InputError(f"{path}: not found")
     spec = PrunedSpec.read(PrunedSpec.beside(path))
-    return load_weights(path, spec.zoo, spec.widths, trust_pickle), spec
+    module = load_weights(path, spec.zoo, spec.widths, trust_pickle)
+    if spec.granularity == "block":  # the pruned weights stay pruned through any fine-tuning
+        for name, layer in [(n, m) for n, m in module.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]:
+            if not bool(layer.weight.all()):
+                parent, _, attr = name.rpartition(".")
+                setattr(module.get_submodule(parent) if parent else module, attr,
+                        Compressed(layer, 32, layer.weight.detach() != 0))
+    return module, spec
 
 
 def load_full_model(zoo: ZooModel, weights: str | None, seed: int = 0, trust_pickle: bool = False) -> nn.Module:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, PerChannelMinMaxObserver
 
+from hdap.compression import Compressed
 from hdap.units import channel_probe
 from zoo import ZooModel
 
@@ -70,9 +71,13 @@ def quantize_units(module: nn.Module, zoo: ZooModel, int8) -> nn.Module:
 
 
 def dequantize(module: nn.Module) -> nn.Module:
-    """Unwrap, in place, every ``FakeQuantized`` layer (its trained float weights stay); returns ``module``."""
+    """Unwrap, in place, every ``FakeQuantized`` layer (its trained float weights stay) and every
+    block-pruned ``Compressed`` one (its weights masked); returns ``module``."""
     for name, m in list(module.named_modules()):
-        if isinstance(m, FakeQuantized):
+        if isinstance(m, Compressed):
+            with torch.no_grad():
+                m.layer.weight.mul_(m.mask)
+        if isinstance(m, (FakeQuantized, Compressed)):
             _set(module, name, m.layer)
     return module
 

@@ -114,12 +114,12 @@ def _layer_groups(name: str, size: int) -> tuple[np.ndarray, int]:
 
 
 @lru_cache(maxsize=16_384)
-def _layer_arrays(name: str, size: int, widths: tuple[int, ...],
+def _layer_arrays(name: str, size: int, block: bool, widths: tuple[int, ...],
                   int8: tuple[bool, ...] | None) -> tuple[np.ndarray, ...]:
     """(executed?, dense layer?, int8?, output channels, MACs, bytes moved) per layer of the full
     network (a dropped block's layers: not executed, no cost). Cached: the clusters' surrogates are
     fitted on, and the search asks them about, the same architectures."""
-    zoo = get_model(name, size)
+    zoo = get_model(name, size).in_space(False, False, block)
     kept = zoo.template.kept(widths)
     w = zoo.workload(list(widths), int8)
 
@@ -128,7 +128,7 @@ def _layer_arrays(name: str, size: int, widths: tuple[int, ...],
         out[kept] = values
         return out
     return (kept, scatter(w.kind < _DENSE_KINDS).astype(bool), scatter(w.precision > 0).astype(bool),
-            np.maximum(scatter(w.c_out), 1), scatter(w.flops), scatter(w.bytes_read + w.bytes_written))
+            np.maximum(scatter(w.c_out), 1), scatter(w.flops * w.density), scatter(w.bytes_read + w.bytes_written))
 
 
 def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.ndarray:
@@ -140,7 +140,7 @@ def layer_features(zoo: ZooModel, rates: np.ndarray, alignment: int = 1) -> np.n
     for r in np.atleast_2d(rates):
         int8 = zoo.int8_from_rates(r)
         kept, dense, low, c_out, flops, moved = _layer_arrays(
-            zoo.name, zoo.input_size, tuple(int(v) for v in zoo.widths_from_rates(r)),
+            zoo.name, zoo.input_size, zoo.block, tuple(int(v) for v in zoo.widths_from_rates(r)),
             None if int8 is None else tuple(bool(v) for v in int8))
         macs = flops * np.where(dense, np.ceil(c_out / alignment) * alignment / c_out, 1.0)
         cols = [np.bincount(group, kept, n), np.bincount(group, macs * ~low, n) / 1e6,

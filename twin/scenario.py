@@ -8,8 +8,9 @@ one InputError naming the file, the key path and what is allowed.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -43,6 +44,9 @@ class FleetSpec(StrictModel):
     framework: str = "pytorch"
     precision: str | None = Field(None, description="the framework's precision, e.g. fp16 or int8 (default: its first)")
     battery: bool = Field(False, description="devices run on the SKU's battery pack")
+    sparse_kernels: dict[Literal["unstructured", "block", "2:4"], float] = Field({}, description=(
+        "the deployed kernels' share of pruned MACs skipped per sparsity structure (a compiler's block-sparse "
+        "kernels, say), replacing the SKU framework's own sparse_efficiency table; empty: the SKU's"))
 
 
     @field_validator("devices", mode="before")
@@ -109,7 +113,8 @@ class Scenario(StrictModel):
 
     def sku_model(self) -> SKU:
         ref = self.fleet.sku
-        return load_sku(self.base_dir / ref if ref.endswith((".yaml", ".yml")) else ref)
+        ref = str(self.base_dir / ref) if ref.endswith((".yaml", ".yml")) else ref
+        return _sku(ref, self.fleet.framework, tuple(sorted(self.fleet.sparse_kernels.items())))
 
     def engines(self) -> Engines | None:
         """The fleet's engine variation for the latency model (None when off)."""
@@ -205,3 +210,11 @@ def _check_against_sku(s: Scenario) -> list[tuple[str, str]]:
     except InputError as exc:
         problems.append(("deployment.input_size", str(exc)))
     return problems
+
+
+@lru_cache(maxsize=32)
+def _sku(ref: str, framework: str, kernels: tuple[tuple[str, float], ...]) -> SKU:
+    """The fleet's SKU with the scenario's sparse kernels, one object per setting (the twin memoises
+    per SKU object)."""
+    sku = load_sku(ref)
+    return sku if not kernels or framework not in sku.frameworks else sku.with_sparse_kernels(framework, dict(kernels))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
@@ -36,6 +37,7 @@ class PrunedSpec(BaseModel):
     model: str
     widths: tuple[int, ...]
     int8_units: tuple[int, ...] = ()
+    granularity: Literal["channel", "block"] = "channel"   # block: widths are kept block columns, masks in place
     input_shape: tuple[int, int, int] | None = None
     flops: float | None = None
     params: int | None = None
@@ -77,6 +79,7 @@ class PrunedSpec(BaseModel):
         widths = tuple(int(w) for w in zoo.check_widths(widths))
         units = () if int8 is None else tuple(int(u) for u in np.flatnonzero(int8))
         return cls(model=zoo.name, widths=widths, int8_units=units, input_shape=zoo.input_shape,
+                   granularity="block" if zoo.block else "channel",
                    flops=zoo.flops(widths), params=zoo.params(widths), **extra)
 
     @property
@@ -91,7 +94,8 @@ class PrunedSpec(BaseModel):
     @property
     def zoo(self) -> ZooModel:
         """The zoo model at the input size the spec was saved with (its default when none)."""
-        return get_model(self.model, None if self.input_shape is None else self.input_shape[-1])
+        zoo = get_model(self.model, None if self.input_shape is None else self.input_shape[-1])
+        return zoo.in_space(False, False, self.granularity == "block")
 
     def workload(self, input_size: int | None = None) -> Workload:
         """The architecture's table, at its own input size or at ``input_size``."""
@@ -121,6 +125,8 @@ class PrunedSpec(BaseModel):
         body = {**body, "widths": list(self.widths), "int8_units": list(self.int8_units)}
         if not self.int8_units:
             del body["int8_units"]
+        if self.granularity == "channel":  # as files written before block pruning existed
+            del body["granularity"]
         return json.dumps(body, indent=2)
 
 

@@ -21,7 +21,9 @@ import numpy as np
 from testbed.errors import InputError
 from zoo.arch import cifar_resnet, mobilenet, resnet, vgg, yolo
 from zoo.spec import NetSpec, Template
-from zoo.workload import Workload
+from zoo.workload import LAYER_KINDS, SPARSITY, Workload
+
+_BLOCK = SPARSITY.index("block")
 
 __all__ = ["ZooModel", "get_model", "model_names", "DROP_GENE", "INT8_GENE"]
 
@@ -43,7 +45,8 @@ class ZooModel:
     min_size: int = 32
     depth: bool = False     # rate vectors carry a drop gene per droppable unit (the width+depth space)
     precision: bool = False  # ... and an int8 gene per unit (the +precision spaces)
-
+    block: bool = False     # a unit's width is the share of its layers' block columns kept, pruned in place
+                            # (pruning.granularity: block): the network keeps its channels
     @property
     def n_units(self) -> int:
         return len(self.full_widths)
@@ -59,11 +62,13 @@ class ZooModel:
         and an int8 gene per unit with precision."""
         return self.n_units + (len(self.droppable) if self.depth else 0) + (self.n_units if self.precision else 0)
 
-    def in_space(self, depth: bool, precision: bool = False) -> "ZooModel":
-        """The same network, its rate vectors with or without drop genes (``depth``) and int8 genes."""
-        if bool(depth) == self.depth and bool(precision) == self.precision:
+    def in_space(self, depth: bool, precision: bool = False, block: bool | None = None) -> "ZooModel":
+        """The same network, its rate vectors with or without drop genes (``depth``) and int8 genes,
+        its widths meaning channels or kept block columns (``block``; None: as this one's)."""
+        block = self.block if block is None else bool(block)
+        if bool(depth) == self.depth and bool(precision) == self.precision and block == self.block:
             return self
-        return _variant(self.name, self.input_size, bool(depth), bool(precision))
+        return _variant(self.name, self.input_size, bool(depth), bool(precision), block)
 
     @property
     def input_size(self) -> int:
@@ -78,7 +83,7 @@ class ZooModel:
         the workload table is not. ``None``: this one."""
         if size is None or int(size) == self.input_size:
             return self
-        return _variant(self.name, int(size), self.depth, self.precision)
+        return _variant(self.name, int(size), self.depth, self.precision, self.block)
 
     def check_widths(self, widths) -> np.ndarray:
         w = np.asarray(widths)
@@ -137,13 +142,43 @@ class ZooModel:
 
     def workload(self, widths=None, int8=None) -> Workload:
         """The architecture's per-layer table, analytically (no module is built); ``int8``: a flag per
-        unit whose layers run in int8."""
-        return self.template.table(self.full_widths if widths is None else widths, int8)
+        unit whose layers run in int8. With ``block``, the full network's table with each unit's dense
+        layers keeping ``width / full width`` of their weights in blocks (``density``, ``sparsity``)."""
+        if not self.block:
+            return self.template.table(self.full_widths if widths is None else widths, int8)
+        table = self.template.table(self.full_widths, int8)
+        density = self._row_density(widths)
+        return replace(table, density=density, sparsity=np.where(density < 1, _BLOCK, 0).astype(np.int8))
+
+    def _row_density(self, widths) -> np.ndarray:
+        """Per row of the full table, the share of weights a block-pruned ``widths`` keeps."""
+        density = np.ones(len(self.template.kind))
+        if widths is None:
+            return density
+        share = self.check_widths(widths) / np.asarray(self.full_widths, np.float64)
+        rows, owner, _, _ = self._block_rows
+        density[rows] = share[owner]
+        return density
+
+    @cached_property
+    def _block_rows(self) -> tuple[np.ndarray, ...]:
+        """The dense rows a unit owns (block granularity prunes them): row, owner, MACs, weights."""
+        table, owner = self.template.table(self.full_widths), self.template.owner
+        rows = np.flatnonzero((table.kind <= LAYER_KINDS.index("linear")) & (owner >= 0))
+        return rows, owner[rows], table.flops[rows], table.weights[rows]
 
     def params(self, widths=None) -> int:
+        if self.block and widths is not None:
+            rows, owner, _, weights = self._block_rows
+            pruned = weights * (1 - self._row_density(widths)[rows])
+            return int(round(self.template.params(self.full_widths) - pruned.sum())) + self.extra_params
         return self.template.params(self.full_widths if widths is None else widths) + self.extra_params
 
     def flops(self, widths=None) -> float:
+        if self.block and widths is not None:
+            rows, owner, macs, _ = self._block_rows
+            full = self.template.dense_flops(self.full_widths)
+            return float(full - (macs * (1 - self._row_density(widths)[rows])).sum())
         return self.template.dense_flops(self.full_widths if widths is None else widths)
 
     def int8_share(self, widths, int8) -> float:
@@ -157,6 +192,8 @@ class ZooModel:
         import torch
 
         widths = [int(w) for w in (self.full_widths if widths is None else self.check_widths(widths))]
+        if self.block:  # block pruning keeps every channel: masks, not a narrower module
+            widths = list(self.full_widths)
         family, cls = self._module.split(":")
         build = getattr(importlib.import_module(f"zoo.nets.{family}"), cls)
         if seed is None:
@@ -216,13 +253,14 @@ def get_model(name: str, input_size: int | None = None) -> ZooModel:
 
 
 @lru_cache(maxsize=64)
-def _variant(name: str, size: int, depth: bool, precision: bool = False) -> ZooModel:
-    """The zoo's ``name`` on ``size`` inputs, its rate vectors with or without drop and int8 genes."""
+def _variant(name: str, size: int, depth: bool, precision: bool = False, block: bool = False) -> ZooModel:
+    """The zoo's ``name`` on ``size`` inputs, its rate vectors with or without drop and int8 genes,
+    its widths channels or kept block columns."""
     base = _ZOO[name]
-    if size == base.input_size and not depth and not precision:
+    if size == base.input_size and not depth and not precision and not block:
         return base
     if size != base.input_size and base.size_step == 0:
         raise InputError(f"{name} takes {base.input_size}x{base.input_size} inputs only, got input size {size}")
     if size != base.input_size and (size < base.min_size or size % base.size_step):
         raise InputError(f"{name}: input size must be a multiple of {base.size_step} from {base.min_size}, got {size}")
-    return replace(base, input_shape=(base.input_shape[0], size, size), depth=depth, precision=precision)
+    return replace(base, input_shape=(base.input_shape[0], size, size), depth=depth, precision=precision, block=block)
