@@ -155,9 +155,14 @@ def uncompressed(module: nn.Module) -> nn.Module:
     for name, m in [(n, m) for n, m in out.named_modules() if isinstance(m, Compressed)]:
         with torch.no_grad():
             m.layer.weight.mul_(m.mask)
-        parent, _, attr = name.rpartition(".")
-        setattr(out.get_submodule(parent) if parent else out, attr, m.layer)
+        replace_layer(out, name, m.layer)
     return out
+
+
+def replace_layer(module: nn.Module, name: str, child: nn.Module) -> None:
+    """Put ``child`` where the submodule called ``name`` (dotted) is."""
+    parent, _, attr = name.rpartition(".")
+    setattr(module.get_submodule(parent) if parent else module, attr, child)
 
 
 def _matrix(w: torch.Tensor) -> torch.Tensor:
@@ -222,9 +227,7 @@ def compress(module: nn.Module, scheme: Scheme) -> nn.Module:
         sparse = scheme.structure in ("unstructured", "block", "2:4") and not edge
         if bits >= 16 and not sparse:
             continue
-        parent, _, attr = name.rpartition(".")
-        setattr(out.get_submodule(parent) if parent else out, attr,
-                Compressed(layer, bits, prune_mask(layer.weight, scheme) if sparse else None))
+        replace_layer(out, name, Compressed(layer, bits, prune_mask(layer.weight, scheme) if sparse else None))
     return out
 
 

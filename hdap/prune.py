@@ -18,7 +18,7 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
-from hdap.compression import Compressed, Scheme, prune_mask
+from hdap.compression import Compressed, Scheme, prune_mask, replace_layer
 from hdap.quantize import plain, unit_layers
 from hdap.units import channel_probe
 from testbed.errors import InputError
@@ -76,8 +76,7 @@ def prune_to_widths(module: nn.Module, zoo: ZooModel, widths, importance: str = 
         raise InputError("taylor importance needs a calibration batch (inputs and labels)")
     model = plain(module).eval()
     for name in dropped_blocks(zoo, widths) if np.any(widths == 0) else ():
-        parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent), child, nn.Identity())
+        replace_layer(model, name, nn.Identity())
     graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(1, *zoo.input_shape), verbose=False)
     layers = dict(model.named_modules())
     for unit, names in enumerate(unit_anchors(zoo.name)):
@@ -110,10 +109,7 @@ def _block_prune(module: nn.Module, zoo: ZooModel, widths: np.ndarray) -> nn.Mod
             continue
         scheme = Scheme("block", 32, "block", float(density))
         for name in names:
-            parent, _, attr = name.rpartition(".")
-            layer = layers[name]
-            setattr(model.get_submodule(parent) if parent else model, attr,
-                    Compressed(layer, 32, prune_mask(layer.weight, scheme)))
+            replace_layer(model, name, Compressed(layers[name], 32, prune_mask(layers[name].weight, scheme)))
     return model
 
 
@@ -155,9 +151,7 @@ def load_pruned(path: str | Path, trust_pickle: bool = False) -> tuple[nn.Module
     if spec.granularity == "block":  # the pruned weights stay pruned through any fine-tuning
         for name, layer in [(n, m) for n, m in module.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]:
             if not bool(layer.weight.all()):
-                parent, _, attr = name.rpartition(".")
-                setattr(module.get_submodule(parent) if parent else module, attr,
-                        Compressed(layer, 32, layer.weight.detach() != 0))
+                replace_layer(module, name, Compressed(layer, 32, layer.weight.detach() != 0))
     return module, spec
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from torch.ao.quantization import FakeQuantize, MovingAverageMinMaxObserver, PerChannelMinMaxObserver
 
-from hdap.compression import Compressed
+from hdap.compression import Compressed, replace_layer
 from hdap.units import channel_probe
 from zoo import ZooModel
 
@@ -52,11 +52,6 @@ def unit_layers(name: str) -> tuple[tuple[str, ...], ...]:
     return channel_probe(name).owned()
 
 
-def _set(module: nn.Module, name: str, child: nn.Module) -> None:
-    parent, _, attr = name.rpartition(".")
-    setattr(module.get_submodule(parent) if parent else module, attr, child)
-
-
 def quantize_units(module: nn.Module, zoo: ZooModel, int8) -> nn.Module:
     """Wrap, in place, the layers of the units flagged in ``int8`` (None or none: nothing) in
     ``FakeQuantized``; returns ``module``. Layers of dropped blocks are not in the module: skipped."""
@@ -66,7 +61,7 @@ def quantize_units(module: nn.Module, zoo: ZooModel, int8) -> nn.Module:
     for u in np.flatnonzero(np.asarray(int8, bool)):
         for name in unit_layers(zoo.name)[u]:
             if isinstance(layers.get(name), (nn.Conv2d, nn.Linear)):
-                _set(module, name, FakeQuantized(layers[name]))
+                replace_layer(module, name, FakeQuantized(layers[name]))
     return module
 
 
@@ -78,7 +73,7 @@ def dequantize(module: nn.Module) -> nn.Module:
             with torch.no_grad():
                 m.layer.weight.mul_(m.mask)
         if isinstance(m, (FakeQuantized, Compressed)):
-            _set(module, name, m.layer)
+            replace_layer(module, name, m.layer)
     return module
 
 
