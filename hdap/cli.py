@@ -126,7 +126,7 @@ def _names(text: str) -> list[str]:
 def _platforms(args) -> None:
     from hdap.compression import SCHEMES, parse_schemes
     from hdap.study.platforms import PLATFORMS, PlatformConfig, platform_report, run_platforms
-    from testbed.io import atomic_dir, run_record
+    from hdap.study.report import write_study
 
     cfg = PlatformConfig(models=tuple(args.models), platforms=tuple(args.platforms or PLATFORMS),
                          schemes=tuple(parse_schemes(args.schemes) if args.schemes else SCHEMES.values()),
@@ -136,15 +136,8 @@ def _platforms(args) -> None:
     out = writable_out(Path(args.out) if args.out else RUNS / "platforms")
     df, wall = run_platforms(cfg, progress=True)
     text, tables, figures = platform_report(df, cfg, wall)
-    with atomic_dir(out) as tmp:
-        for name, table in tables.items():
-            table.to_csv(tmp / f"{name}.csv", index=False, float_format="%.6g")
-        for name, fig in figures.items():
-            fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
-        (tmp / "report.md").write_text(text)
-        (tmp / "run.json").write_text(run_record({"study": "platforms", **cfg.record()}, cfg.seed,
-                                                 command="hdap study platforms", wall_s=round(wall, 1),
-                                                 argv=sys.argv[1:]))
+    write_study(out, {"study": "platforms", **cfg.record()}, cfg.seed, "hdap study platforms", text, tables, figures,
+                wall_s=round(wall, 1), argv=sys.argv[1:])
     print(text.split("## Test accuracy")[0])
     print(f"platforms study in {wall:.0f} s; wrote {out}/report.md, platforms.csv, accuracy.csv, energy_vs_accuracy.png")
 
@@ -183,8 +176,8 @@ def _study(args) -> None:
         where = ex.where
     wall = time.perf_counter() - t0
     text, tables, figures = report(df, config, where, wall)
-    write_study(out, config, f"hdap study {args.study}", text, tables, figures, wall_s=round(wall, 1),
-                workers=n_workers, scheduler=args.scheduler, argv=sys.argv[1:])
+    write_study(out, config.record(), config.scenario.seed, f"hdap study {args.study}", text, tables, figures,
+                wall_s=round(wall, 1), workers=n_workers, scheduler=args.scheduler, argv=sys.argv[1:])
     print(next(iter(tables.values())).drop(columns=["seed", "wall_s"], errors="ignore")
           .to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"{args.study} study in {wall:.0f} s on {where}; wrote {out}/report.md, "

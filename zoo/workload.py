@@ -147,22 +147,9 @@ class Workload:
                 raise InputError(f"{source}: {c}: every value must be a number >= 0")
             cols[c] = values if c in _FLOAT_COLUMNS else values.astype(np.int64)
         names = tuple(str(n) for n in df["name"]) if "name" in df.columns else ()
-        precision = None
-        if "precision" in df.columns:
-            given = ["" if pd.isna(p) else str(p).strip() for p in df["precision"]]
-            bad = sorted(set(given) - set(PRECISIONS))
-            if bad:
-                raise InputError(f"{source}: precision: unknown precision(s) {', '.join(bad)}; "
-                                 f"allowed: {', '.join(p for p in PRECISIONS if p)} or empty (the deployment's)")
-            precision = np.array([PRECISIONS.index(p) for p in given], np.int8)
-        density = sparsity = None
-        if "sparsity" in df.columns:
-            given = ["" if pd.isna(p) else str(p).strip() for p in df["sparsity"]]
-            bad = sorted(set(given) - set(SPARSITY))
-            if bad:
-                raise InputError(f"{source}: sparsity: unknown structure(s) {', '.join(bad)}; "
-                                 f"allowed: {', '.join(p for p in SPARSITY if p)} or empty (dense)")
-            sparsity = np.array([SPARSITY.index(p) for p in given], np.int8)
+        precision = _codes(df, "precision", PRECISIONS, source, "precision(s)", "the deployment's")
+        sparsity = _codes(df, "sparsity", SPARSITY, source, "structure(s)", "dense")
+        density = None
         if "density" in df.columns:
             density = pd.to_numeric(df["density"], errors="coerce").to_numpy(dtype=np.float64)
             if not np.all((density > 0) & (density <= 1)):
@@ -182,6 +169,20 @@ class Workload:
             df["sparsity"] = [SPARSITY[p] for p in self.sparsity]
             df["density"] = self.density
         return df
+
+
+def _codes(df: pd.DataFrame, column: str, allowed: tuple[str, ...], source, what: str, empty: str):
+    """A categorical column as int8 codes into ``allowed`` (None when absent); empty cells are code 0."""
+    import pandas as pd
+
+    if column not in df.columns:
+        return None
+    given = ["" if pd.isna(p) else str(p).strip() for p in df[column]]
+    bad = sorted(set(given) - set(allowed))
+    if bad:
+        raise InputError(f"{source}: {column}: unknown {what} {', '.join(bad)}; "
+                         f"allowed: {', '.join(p for p in allowed if p)} or empty ({empty})")
+    return np.array([allowed.index(p) for p in given], np.int8)
 
 
 def read_workload(path: str | Path) -> Workload:

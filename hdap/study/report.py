@@ -24,8 +24,8 @@ def k_axis(ax, ks) -> None:
     ax.minorticks_off()
 
 
-def write_study(out: Path, config, command: str, report: str, tables: dict[str, pd.DataFrame],
-                figures: dict[str, object], **record) -> None:
+def write_study(out: Path, record: dict, seed: int, command: str, report: str, tables: dict[str, pd.DataFrame],
+                figures: dict[str, object], **extra) -> None:
     """``out``/report.md, one CSV per table, one PNG per figure and run.json, replacing what was there."""
     with atomic_dir(out) as tmp:
         for name, df in tables.items():
@@ -33,4 +33,4 @@ def write_study(out: Path, config, command: str, report: str, tables: dict[str, 
         for name, fig in figures.items():
             fig.savefig(tmp / f"{name}.png", dpi=110, bbox_inches="tight")
         (tmp / "report.md").write_text(report)
-        (tmp / "run.json").write_text(run_record(config.record(), config.scenario.seed, command=command, **record))
+        (tmp / "run.json").write_text(run_record(record, seed, command=command, **extra))
