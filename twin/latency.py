@@ -148,9 +148,9 @@ class _Breakpoints:
         self._rho = rho
         if len(rho) == 0:
             return
-        # Bucket breakpoints with the very expression used for devices, so a device's bucket
-        # splits them into surely-below, same-bucket (compared one by one) and surely-above. The
-        # sum is continuous in r, so rounding at a bucket edge moves a latency by ~1 ulp at most.
+        # Bucket breakpoints with the very expression used for devices (in float64, a monotone map
+        # of r), so a device's bucket splits them into surely-below, same-bucket (compared one by
+        # one) and surely-above: the count of breakpoints below r is exact.
         self._log_lo = float(np.log2(rho[0]))
         self._buckets = 16 * len(rho) + 64
         self._scale = self._buckets / max(float(np.log2(rho[-1])) - self._log_lo, 1e-9)
@@ -160,7 +160,7 @@ class _Breakpoints:
         self._rho_padded = np.concatenate([rho, np.full(self._window, np.inf)])
 
     def _bucket(self, r: np.ndarray) -> np.ndarray:
-        pos = (np.log2(r) - self._log_lo) * self._scale
+        pos = (np.log2(np.asarray(r, np.float64)) - self._log_lo) * self._scale
         return np.clip(pos, 0, self._buckets - 1).astype(np.intp)
 
     def _count_below(self, r: np.ndarray) -> np.ndarray:
@@ -171,6 +171,13 @@ class _Breakpoints:
         for j in range(self._window):
             count += r > self._rho_padded[start + j]
         return count
+
+    def table(self, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """(breakpoints padded with inf to ``length``, C[k], M[k] padded likewise, compute-only and
+        memory-only sums): what a compiled kernel needs to evaluate ``body_s``."""
+        pad = length - len(self._rho)
+        return (np.concatenate([self._rho, np.full(pad, np.inf)]), np.concatenate([self._cum_c, np.zeros(pad)]),
+                np.concatenate([self._tail_m, np.zeros(pad)]), self._tc_always, self._tm_always)
 
     def body_s(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         r = a / b
@@ -256,6 +263,21 @@ class LatencyModel:
             on = variant == v
             body[on] = self._body[v].body_s(a[on], b[on])
         return g * over + body
+
+    def tables(self) -> dict[str, np.ndarray]:
+        """Every variant's breakpoint table, stacked and padded (``_Breakpoints.table``), with the
+        per-firmware overheads: the latency model as plain arrays, for twin.kernel."""
+        length = max(len(b._rho) for b in self._body)
+        rho, cum_c, tail_m, tc, tm = zip(*(b.table(length) for b in self._body))
+        return {"rho": np.stack(rho), "count": np.array([len(b._rho) for b in self._body], np.intp),
+                "cum_c": np.stack(cum_c), "tail_m": np.stack(tail_m), "tc_always": np.float32(tc),
+                "tm_always": np.float32(tm), "overhead_s": np.asarray(self.overhead_s, np.float64)}
+
+    def variants(self, state: FleetState) -> np.ndarray:
+        """Each device's breakpoint table (its firmware and engine build) as an index into ``tables``."""
+        if len(self._body) == 1:
+            return np.zeros(len(state), np.intp)
+        return self._variant(state.firmware, self.builds_of(state), (len(state),))
 
     def _variant(self, firmware, build, shape) -> np.ndarray:
         fw = np.zeros(shape, np.intp) if firmware is None or len(self._layer_compute_s) == self._builds \

@@ -44,6 +44,7 @@ from twin.config_drift import (
 from twin.environment import draw_installation, throttle_for_heat, zone_weather
 from twin.executor import Executor
 from twin.fleet import FleetSnapshot, FleetState
+from twin.kernel import DayKernel
 from twin.latency import LatencyModel, latency_ms, power_w, slowdowns
 from twin.manufacturing import draw_birth_traits
 from twin.scenario import Scenario, as_scenario
@@ -72,6 +73,7 @@ class _Context:
     initial_modes: np.ndarray
     preferred_modes: np.ndarray
     snapshot_days: tuple[int, ...]
+    kernel: str = "fused"  # "fused": twin.kernel's compiled day; "reference": advance_day and record
 
     @property
     def days(self) -> int:
@@ -190,6 +192,7 @@ class _Block:
                                       float(ctx.latency.latency_s(*np.ones((3, 1)))[0] * 1e3),
                                       ctx.sku.thermal.shutdown_c)
         self.snapshots: dict[int, FleetState] = {}
+        self.kernel = DayKernel(ctx) if ctx.kernel == "fused" else None
         self.env = simpy.Environment()
         drift = ctx.scenario.drift
         self.env.process(self.daily())
@@ -206,8 +209,11 @@ class _Block:
     def daily(self):
         for day in range(self.ctx.days):
             yield self.env.timeout(1)  # day d ends at t = d + 1, after its mid-day events
-            advance_day(self.state, self.ctx, day, self.rng["supply"])
-            self.recorder.record(day, self.state)
+            if self.kernel is None:
+                advance_day(self.state, self.ctx, day, self.rng["supply"])
+                self.recorder.record(day, self.state)
+            else:
+                self.kernel.advance(self.state, day, self.rng["supply"], self.recorder)
             if day in self.ctx.snapshot_days:
                 self.snapshots[day] = self.state.copy()
 
@@ -218,7 +224,7 @@ class _Block:
             yield self.env.timeout(1)
 
     def background_apps(self, day: int) -> None:
-        depart_background(self.state, day)
+        (depart_background if self.kernel is None else self.kernel.depart_background)(self.state, day)
         arrive_background(self.state, self.ctx.scenario.drift.background, day, self.rng["background"])
 
     def maintenance(self, day: int) -> None:
@@ -230,6 +236,8 @@ class _Block:
         yield self.env.timeout(release.day + 0.5)
         for share in release.waves:
             roll_out(self.state, number, share, release.coverage)
+            if self.kernel is not None:
+                self.kernel.firmware_changed()
             yield self.env.timeout(release.wave_interval_days)
 
 
@@ -237,7 +245,7 @@ def _run_shard(blocks: list[int], ctx: _Context) -> list[_BlockResult]:
     return [_Block(ctx, b).run() for b in blocks]
 
 
-def _context(scenario: Scenario, snapshot_days) -> _Context:
+def _context(scenario: Scenario, snapshot_days, kernel: str = "fused") -> _Context:
     sku = scenario.sku_model()
     fw = firmware_overhead_table(scenario.drift.firmware)
     speed = firmware_overhead_table(scenario.drift.firmware, "kernel_speed")
@@ -247,7 +255,7 @@ def _context(scenario: Scenario, snapshot_days) -> _Context:
     return _Context(scenario, sku, LatencyModel(scenario.workload_table(), sku, scenario.fleet.framework, fw,
                                                 scenario.fleet.precision, speed, scenario.engines()),
                     peak, mean, fw, speed, mode_weights(pm.initial, sku), mode_weights(pm.preferences or pm.initial, sku),
-                    tuple(sorted(set(snapshot_days))))
+                    tuple(sorted(set(snapshot_days))), kernel)
 
 
 def check_memory(scenario: Scenario, snapshots: int = 0, available: int | None = None) -> None:
@@ -267,7 +275,7 @@ def check_memory(scenario: Scenario, snapshots: int = 0, available: int | None =
 def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, workers: int = 1, executor: Executor | None = None,
              snapshot_days: tuple[int, ...] = (), keep_devices: bool = True,
              on_block: Callable[[FleetState, dict[int, FleetState]], None] | None = None,
-             progress: bool = False) -> SimulationResult:
+             progress: bool = False, kernel: str = "fused") -> SimulationResult:
     """Run ``scenario`` (loaded, or a path) and return its final fleet (``.devices``), daily
     history (``.history``) and requested day snapshots.
 
@@ -277,11 +285,16 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
     sees each one (to stream it to disk), and with ``keep_devices=False`` it is then dropped, so
     a fleet bigger than memory runs in memory bounded by a few blocks (``final`` is then None and
     ``snapshots`` empty; the daily history is always kept).
+
+    ``kernel``: "fused" (default) runs each day through twin.kernel's compiled passes, "reference"
+    through ``advance_day`` and ``DailyRecorder.record``, the readable definition it is tested against.
     """
+    if kernel not in ("fused", "reference"):
+        raise ValueError(f"kernel must be 'fused' or 'reference', got {kernel!r}")
     scenario = as_scenario(scenario)
     if keep_devices:
         check_memory(scenario, len(snapshot_days))
-    ctx = _context(scenario, snapshot_days)
+    ctx = _context(scenario, snapshot_days, kernel)
     n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
     groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
     finals, snaps, recorders = [], [], []

@@ -1,0 +1,326 @@
+"""The fused daily kernel: one simulated day of a block in a few compiled passes.
+
+``twin.simulation.advance_day`` and ``twin.summary.DailyRecorder.record`` are the readable
+definition of a day: about fifteen numpy expressions, each streaming the block's arrays through
+memory again. This module computes the same day with numba, each pass touching a device's state
+once: heat, throttling, slowdowns, latency and energy (``_heat_latency``), battery aging
+(``_age``, ``_fade``), supply sag (``_sag``) and the day's record (``_record``).
+
+It is the same arithmetic in the same order and precision, so it gives the same bits: float32
+where numpy computes in float32 (numpy's weak Python scalars become float32 constants here),
+float64 where it promotes. The float32 transcendentals (exp, power, log2) stay numpy calls between
+the passes: numpy's SIMD versions differ from libm's by an ulp, and an ulp can flip a device's
+under-voltage decision and, with it, the block's random draws. The one difference: the record's
+float64 sums add devices in order where numpy sums pairwise (~1e-16 relative).
+tests/test_kernel.py holds the kernel to the reference, bit for bit on the devices.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from twin.latency import mode_table
+from twin.summary import HIST_BINS
+
+__all__ = ["DayKernel", "STATE_READ", "STATE_WRITTEN"]
+
+# What a device-day must touch of FleetState (the rest changes only at events: rollouts, arrivals):
+# the least memory traffic any implementation of the day needs, which benchmarks/fleet_sim.py
+# sets against the machine's bandwidth.
+STATE_WRITTEN = ("dust", "ambient_c", "junction_c", "thermal_throttle", "supply_throttle", "latency_ms",
+                 "energy_wh", "battery_health", "battery_resistance_ratio", "battery_calendar_acc",
+                 "battery_cycle_acc", "background_cores")
+STATE_READ = STATE_WRITTEN + ("climate_zone", "enclosure_c", "dust_exposure", "power_mode", "power_factor",
+                              "thermal_resistance", "silicon_speed", "memory_speed", "usage", "firmware",
+                              "battery_capacity", "battery_resistance", "background_until")
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+
+
+@numba.njit(**_JIT)
+def _clip(x, lo, hi):
+    """np.clip for one value (NaN stays NaN)."""
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+def _padded(rho: np.ndarray) -> np.ndarray:
+    """Breakpoints padded with inf to a power of two wider than any variant's count, for bisection."""
+    width = 1 << int(np.ceil(np.log2(rho.shape[1] + 1)))
+    return np.concatenate([rho, np.full((len(rho), width - rho.shape[1]), np.inf)], axis=1)
+
+
+@numba.njit(**_JIT)
+def _heat(zone, enclosure, dust, dust_exposure, mode, power_factor, thermal_resistance, silicon, memory, background,
+          supply, ambient, junction, throttle, a_out, b_out, g_out, peak_c, idle_w, active_w, compute_frac,
+          compute_units, cpu_frac, memory_frac, cpu_cores, c32, shared_cores):
+    """Weather, dust and heat throttling (twin.environment), then each device's slowdowns
+    (twin.latency.slowdowns). Straight-line code, so the compiler vectorises it across devices."""
+    one = np.float32(1.0)
+    dust_step, r_thermal, throttle_c, min_fraction, c_compute, c_memory, c_overhead = c32[:7]
+    for i in range(len(zone)):
+        z, m = zone[i], mode[i]
+        amb = peak_c[z] + enclosure[i]
+        ambient[i] = amb
+        d = dust[i] + dust_step * dust_exposure[i]
+        dust[i] = d
+        idle = idle_w[m] * power_factor[i]
+        active = active_w[m] * power_factor[i]
+        res = r_thermal * thermal_resistance[i] * (one + d)
+        allowed = (throttle_c - amb) / res
+        frac = _clip((allowed - idle) / (active - idle), min_fraction, one)
+        junction[i] = amb + (idle + (active - idle) * frac) * res
+        throttle[i] = frac
+        bg, speed = background[i], silicon[i]
+        busy = bg / cpu_cores[m]
+        if shared_cores:
+            load = (compute_units[m] + bg) / cpu_cores[m] - one
+            load = load if not load < 0 else np.float32(0.0)
+        else:
+            load = busy
+        a_out[i] = (one + c_compute * load) / (compute_frac[m] * speed * frac * supply[i])
+        b_out[i] = (one + c_memory * busy) / (memory_frac[m] * memory[i])
+        g_out[i] = (one + c_overhead * load) / (cpu_frac[m] * speed)
+
+
+@numba.njit(**_JIT)
+def _latency(a_in, b_in, g_in, variant, firmware, mode, power_factor, throttle, supply, usage, latency_ms, energy,
+             idle_w, active_w, rho, cum_c, tail_m, tc_always, tm_always, overhead_s, c32):
+    """Latency (LatencyModel.latency_s: the count of breakpoints below a / b by bisection, exact,
+    then the prefix sums) and the day's energy."""
+    inferences, day_s, hour_s = c32[7:10]
+    for i in range(len(a_in)):
+        a, b, v = a_in[i], b_in[i], variant[i]
+        r = a / b
+        r64 = np.float64(r)
+        k = 0
+        step = rho.shape[1] // 2
+        while step > 0:
+            if rho[v, k + step - 1] < r64:
+                k += step
+            step //= 2
+        body = np.float64(b) * (r64 * cum_c[v, k] + tail_m[v, k]) + np.float64(a * tc_always[v]) \
+            + np.float64(b * tm_always[v])
+        latency_s = np.float64(g_in[i]) * overhead_s[firmware[i]] + body
+        latency_ms[i] = np.float32(latency_s * 1e3)
+        m = mode[i]
+        idle = idle_w[m] * power_factor[i]
+        active = active_w[m] * power_factor[i]
+        drawn = idle + (active - idle) * (throttle[i] * supply[i])
+        busy_s = inferences * usage[i] * np.float32(latency_s)
+        if busy_s > day_s:
+            busy_s = day_s
+        energy[i] = (drawn * busy_s + idle * (day_s - busy_s)) / hour_s
+
+
+@numba.njit(**_JIT)
+def _arrhenius_exponents(zone, enclosure, mode, power_factor, mean_c, active_w, x_cal, x_cyc, x_res, c32):
+    """The exponents of the battery's Arrhenius terms at today's cell temperature (twin.battery)."""
+    one = np.float32(1.0)
+    kelvin, cal_coef, inv_ref, log_b, cyc_ea, cyc_c, gas, exponent, res_coef, c_rate_div = c32[10:]
+    for i in range(len(zone)):
+        temp_k = mean_c[zone[i]] + enclosure[i] + kelvin
+        inv = one / temp_k - inv_ref
+        x_cal[i] = cal_coef * inv
+        c_rate = active_w[mode[i]] * power_factor[i] / c_rate_div
+        x_cyc[i] = (log_b + (cyc_ea + cyc_c * c_rate) / (gas * temp_k)) / exponent
+        x_res[i] = res_coef * inv
+
+
+@numba.njit(**_JIT)
+def _age(energy, e_cal, e_cyc, calendar_acc, cycle_acc, c32):
+    """Accumulate the calendar and cycle aging states (twin.battery.age_battery)."""
+    k_cal2, cell_ah_per_wh, wang = c32
+    for i in range(len(energy)):
+        calendar_acc[i] += k_cal2 * e_cal[i]
+        cycle_acc[i] += e_cyc[i] * (energy[i] * cell_ah_per_wh) * wang
+
+
+@numba.njit(**_JIT)
+def _fade(calendar_acc, cycle_pow, capacity, resistance, energy, health, resistance_ratio, soc, x_ocv, c32):
+    """Capacity fade, resistance growth and the end-of-day state of charge (twin.battery)."""
+    one = np.float32(1.0)
+    hundred, growth, capacity_wh, floor, discharge, knee = c32
+    for i in range(len(energy)):
+        fade = np.sqrt(calendar_acc[i]) + cycle_pow[i]
+        h = capacity[i] * (one - fade / hundred)
+        health[i] = h
+        resistance_ratio[i] = resistance[i] * (one + growth * fade)
+        h = h if not h < floor else floor
+        s = _clip(one - energy[i] * discharge / (capacity_wh * h), np.float32(0.0), one)
+        soc[i] = s
+        x_ocv[i] = -s / knee
+
+
+@numba.njit(**_JIT)
+def _sag(soc, e_ocv, e_res, resistance_ratio, mode, power_factor, active_w, supply, sag, c32):
+    """Terminal voltage at peak draw against the cut-off (twin.battery.undervolted); the clocks
+    throttle from tomorrow where it sags."""
+    one = np.float32(1.0)
+    cells, v0, v_slope, v_knee, r_internal, peak_factor, min_v, undervolt_fraction = c32
+    for i in range(len(soc)):
+        s = soc[i]
+        ocv = cells * (v0 + v_slope * s + v_knee * (one - e_ocv[i]))
+        ohm = r_internal * resistance_ratio[i] / e_res[i]
+        peak = active_w[mode[i]] * power_factor[i] * peak_factor
+        low = ocv - peak / ocv * ohm < min_v
+        sag[i] = low
+        supply[i] = undervolt_fraction if low else one
+
+
+@numba.njit(fastmath={"reassoc", "nnan", "nsz"}, **_JIT)
+def _totals(ambient, junction, health, resistance_ratio, dust, latency_ms, energy, sums, extrema):
+    """The day's float64 sums and extrema, in any order (so the compiler vectorises them; the
+    values are finite by construction): [ambient, junction, health, resistance, dust, latency,
+    latency squared, energy], [min health, min latency, max junction, max latency]."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    min_health = min_lat = np.inf
+    max_junction = max_lat = -np.inf
+    for i in range(len(ambient)):
+        lat = np.float64(latency_ms[i])
+        s0 += ambient[i]
+        s1 += junction[i]
+        s2 += health[i]
+        s3 += resistance_ratio[i]
+        s4 += dust[i]
+        s5 += lat
+        s6 += lat * lat
+        s7 += energy[i]
+        min_health = min(min_health, np.float64(health[i]))
+        min_lat = min(min_lat, lat)
+        max_junction = max(max_junction, np.float64(junction[i]))
+        max_lat = max(max_lat, lat)
+    sums[:] = (s0, s1, s2, s3, s4, s5, s6, s7)
+    extrema[:] = (min_health, min_lat, max_junction, max_lat)
+
+
+@numba.njit(**_JIT)
+def _tallies(throttle, supply, health, junction, background, log2_ms, mode, firmware, counts, mode_counts, fw_counts,
+             hist, lo, per_log2, shutdown_c):
+    """The day's counts: [thermally throttled, under-voltage, background apps, end of life,
+    overheated], devices per mode and firmware, and the latency histogram."""
+    one, eol_health = np.float32(1.0), np.float32(0.8)
+    c0 = c1 = c2 = c3 = c4 = 0
+    for i in range(len(throttle)):
+        c0 += throttle[i] < one
+        c1 += supply[i] < one
+        c2 += background[i] > 0
+        c3 += health[i] < eol_health
+        c4 += junction[i] > shutdown_c
+    counts[:] = (c0, c1, c2, c3, c4)
+    for i in range(len(mode)):
+        mode_counts[mode[i]] += 1
+        fw_counts[firmware[i]] += 1
+        b = int((np.float64(log2_ms[i]) - lo) * per_log2)
+        hist[min(max(b, 0), HIST_BINS - 1)] += 1
+
+
+@numba.njit(**_JIT)
+def _depart(background, until, day):
+    """Background apps whose stay ends today leave (twin.config_drift.depart_background)."""
+    for i in range(len(background)):
+        if until[i] <= day:
+            background[i] = 0
+
+
+class DayKernel:
+    """One block's days through the compiled passes; built per block from the run's context."""
+
+    def __init__(self, ctx):
+        sc, sku = ctx.scenario, ctx.sku
+        f32 = np.float32
+        self.ctx, self.lm = ctx, ctx.latency
+        t = mode_table(sku)
+        self._modes = (t.idle_w, t.power_w, t.compute_frac, t.compute_units, t.cpu_frac, t.memory_frac, t.cpu_cores)
+        tab = ctx.latency.tables()
+        self._latency = (_padded(tab["rho"]), tab["cum_c"], tab["tail_m"], tab["tc_always"], tab["tm_always"],
+                         tab["overhead_s"])
+        th, c = sku.thermal, sku.contention
+        self.battery = bool(sc.fleet.battery)
+        pack, bp = sku.battery, sc.battery
+        from twin.battery import GAS_CONSTANT, T_REF_K, WANG_CELL_AH
+        self._c32 = np.array([
+            sc.environment.dust_rate_per_year / 365.25, th.thermal_resistance_c_per_w, th.throttle_c,
+            th.min_clock_fraction, c.compute, c.memory, c.overhead, sc.deployment.inferences_per_day, 86_400.0,
+            3600.0, 273.15,
+            -2 * bp.calendar_activation_j_mol / GAS_CONSTANT if self.battery else 0.0, 1 / T_REF_K,
+            np.log(bp.cycle_b) if self.battery else 0.0, -bp.cycle_activation_j_mol if self.battery else 0.0,
+            bp.cycle_c_rate_j_mol if self.battery else 0.0, GAS_CONSTANT, bp.cycle_exponent if self.battery else 1.0,
+            -bp.resistance_activation_j_mol / GAS_CONSTANT if self.battery else 0.0,
+            pack.nominal_v * pack.capacity_ah if self.battery else 1.0], f32)
+        self.shared_cores = bool(c.shared_cores)
+        if self.battery:
+            k_cal = f32(bp.calendar_pct_per_sqrt_day)
+            self._c_age = np.array([k_cal * k_cal, bp.discharge_fraction / pack.nominal_v / pack.cells_parallel,
+                                    WANG_CELL_AH / pack.cell_capacity_ah], f32)
+            self._exponent = f32(bp.cycle_exponent)
+            self._c_fade = np.array([100, bp.resistance_growth_per_pct, pack.capacity_wh, 1e-3, bp.discharge_fraction,
+                                     0.05], f32)
+            self._c_sag = np.array([pack.cells_series, 3.0, 0.65, 0.5, pack.internal_resistance_ohm,
+                                    pack.peak_power_factor, pack.min_pack_v, bp.undervolt_clock_fraction], f32)
+            self._downgrade = bp.downgrade_probability
+            self._lowest = sku.mode_names.index(sku.lowest_mode)
+        self._variant = None
+
+    def firmware_changed(self) -> None:
+        """A rollout moved firmware: the devices' breakpoint tables (firmware x engine build) change."""
+        self._variant = None
+
+    @staticmethod
+    def depart_background(s, day: int) -> None:
+        _depart(s.background_cores, s.background_until, day)
+
+    def advance(self, s, day: int, rng: np.random.Generator, recorder) -> None:
+        """``advance_day`` then ``recorder.record`` for the block's state ``s``."""
+        n = len(s)
+        if self._variant is None:
+            self._variant = self.lm.variants(s)
+        ctx = self.ctx
+        scratch = np.empty((6 if self.battery else 3, n), np.float32)
+        a, b, g = scratch[:3]
+        _heat(s.climate_zone, s.enclosure_c, s.dust, s.dust_exposure, s.power_mode, s.power_factor,
+              s.thermal_resistance, s.silicon_speed, s.memory_speed, s.background_cores, s.supply_throttle,
+              s.ambient_c, s.junction_c, s.thermal_throttle, a, b, g, ctx.zone_peak_c[day], *self._modes, self._c32,
+              self.shared_cores)
+        _latency(a, b, g, self._variant, s.firmware, s.power_mode, s.power_factor, s.thermal_throttle,
+                 s.supply_throttle, s.usage, s.latency_ms, s.energy_wh, self._modes[0], self._modes[1],
+                 *self._latency, self._c32)
+        if self.battery:
+            cal, cyc, res = scratch[3:]
+            _arrhenius_exponents(s.climate_zone, s.enclosure_c, s.power_mode, s.power_factor, ctx.zone_mean_c[day],
+                                 self._modes[1], cal, cyc, res, self._c32)
+            for row in (cal, cyc, res):
+                np.exp(row, out=row)
+            _age(s.energy_wh, cal, cyc, s.battery_calendar_acc, s.battery_cycle_acc, self._c_age)
+            cycle_pow = s.battery_cycle_acc ** self._exponent
+            soc, x_ocv = a, b  # spent
+            _fade(s.battery_calendar_acc, cycle_pow, s.battery_capacity, s.battery_resistance, s.energy_wh,
+                  s.battery_health, s.battery_resistance_ratio, soc, x_ocv, self._c_fade)
+            np.exp(x_ocv, out=x_ocv)
+            sag = np.empty(n, np.bool_)
+            _sag(soc, x_ocv, res, s.battery_resistance_ratio, s.power_mode, s.power_factor, self._modes[1],
+                 s.supply_throttle, sag, self._c_sag)
+            sagging = np.flatnonzero(sag)
+            drop = sagging[rng.random(len(sagging)) < self._downgrade]
+            s.power_mode[drop] = self._lowest
+        self._record(s, day, recorder)
+
+    @staticmethod
+    def _record(s, day: int, r) -> None:
+        """DailyRecorder.record for the fused path (its column order: twin.summary._MEAN, _MIN, _MAX)."""
+        r.count = len(s)
+        sums, extrema, counts = np.empty(8), np.empty(4), np.zeros(5, np.int64)
+        _totals(s.ambient_c, s.junction_c, s.battery_health, s.battery_resistance_ratio, s.dust, s.latency_ms,
+                s.energy_wh, sums, extrema)
+        _tallies(s.thermal_throttle, s.supply_throttle, s.battery_health, s.junction_c, s.background_cores,
+                 np.log2(s.latency_ms), s.power_mode, s.firmware, counts, r.mode_counts[day], r.fw_counts[day],
+                 r.hist[day], np.float64(r._lo), np.float64(r._per_log2), np.float32(r.shutdown_c))
+        r.sums[day] = [sums[0], sums[1], counts[0], counts[1], sums[2], sums[3], sums[4], counts[2], sums[5],
+                       sums[6], sums[7]]
+        r.mins[day] = extrema[:2]
+        r.maxs[day] = extrema[2:]
+        r.eol[day], r.overheat[day] = counts[3:]
