@@ -138,6 +138,7 @@ def test_precision_spaces_need_an_int8_capable_fleet_that_does_not_run_int8_alre
         assert f"pruning.space: {message}" in r.stderr and not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # 54 s: two rounds of int8 fine-tuning on digits end to end
 def test_hdap_run_in_the_precision_space_measures_int8_accuracy_and_saves_the_units(write_scenario, tmp_path):
     """End to end on data: every searching method may pick int8 units within the budget, the
     others keep fp16; accuracy is measured fake-quantized; the saved spec prices as the run did."""

@@ -48,6 +48,7 @@ def test_hdap_run_writes_report_results_and_pruned_model(write_scenario, tmp_pat
     assert "torch" in json.loads((out / "run.json").read_text())["versions"]
 
 
+@pytest.mark.slow  # 17 s: two whole hdap runs; the determinism of each stage is tested on its own
 def test_same_seed_same_results(write_scenario, tmp_path):
     path = write_scenario("""\
         deployment: {workload: resnet20}

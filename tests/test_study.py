@@ -48,6 +48,7 @@ def test_more_clusters_estimate_each_device_better(scenario):
     assert (df["hdap_mean_ms"] > 0).all() and (df["oracle_mean_ms"] > 0).all()
 
 
+@pytest.mark.slow  # 20 s: starts a Dask LocalCluster; test_executor covers shard placement
 def test_clusters_study_same_numbers_in_process_and_on_a_local_cluster(scenario):
     with Executor(1) as ex:
         serial = clusters_study(scenario, [1, 2], [300, 600], 1, ex)
