@@ -2,9 +2,10 @@
 
 ``twin.simulation.advance_day`` and ``twin.summary.DailyRecorder.record`` are the readable
 definition of a day: about fifteen numpy expressions, each streaming the block's arrays through
-memory again. This module computes the same day with numba, each pass touching a device's state
-once: heat, throttling, slowdowns, latency and energy (``_heat_latency``), battery aging
-(``_age``, ``_fade``), supply sag (``_sag``) and the day's record (``_record``).
+memory again. This module computes the same day in a few numba passes, each touching a device's
+state once: heat, throttling and slowdowns (``_heat``), latency and energy (``_latency``), battery
+aging (``_arrhenius_exponents``, ``_age``, ``_fade``), supply sag (``_sag``) and the day's record
+(``_totals``, ``_tallies``).
 
 It is the same arithmetic in the same order and precision, so it gives the same bits: float32
 where numpy computes in float32 (numpy's weak Python scalars become float32 constants here),
@@ -20,6 +21,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from twin.battery import GAS_CONSTANT, T_REF_K, WANG_CELL_AH
 from twin.latency import mode_table
 from twin.summary import HIST_BINS
 
@@ -242,7 +244,6 @@ class DayKernel:
         th, c = sku.thermal, sku.contention
         self.battery = bool(sc.fleet.battery)
         pack, bp = sku.battery, sc.battery
-        from twin.battery import GAS_CONSTANT, T_REF_K, WANG_CELL_AH
         self._c32 = np.array([
             sc.environment.dust_rate_per_year / 365.25, th.thermal_resistance_c_per_w, th.throttle_c,
             th.min_clock_fraction, c.compute, c.memory, c.overhead, sc.deployment.inferences_per_day, 86_400.0,
