@@ -43,21 +43,17 @@ def positive_float(text: str) -> float:
 def add_workers(parser: argparse.ArgumentParser, scheduler: bool = False) -> None:
     """``--workers`` (and ``--scheduler``), meaning the same on every command that has them."""
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="local Dask worker processes (default: all cores, or this process for a small "
-                             "run; 1: this process); never changes the output")
+                        help="local workers: threads for the fleet simulation, Dask worker processes for "
+                             "training and study trials (default: all cores; 1: this process); never changes "
+                             "the output")
     if scheduler:
         parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:8786)")
 
 
-SMALL_RUN_DEVICE_DAYS = 5e6  # below this, starting Dask workers costs more than it saves (about 0.5 s of work)
-
-
-def workers(args: argparse.Namespace, device_days: float | None = None) -> int:
-    """``--workers`` as given, else all cores, or 1 for a run of fewer than SMALL_RUN_DEVICE_DAYS."""
+def workers(args: argparse.Namespace) -> int:
+    """``--workers`` as given, else all cores."""
     if args.workers is not None:
         return args.workers
-    if device_days is not None and device_days < SMALL_RUN_DEVICE_DAYS:
-        return 1
     return os.cpu_count() or 1
 
 
@@ -106,6 +102,15 @@ def number_list(text: str) -> list[float]:
     return values
 
 
+def _close_progress_bars() -> None:
+    """Close the interrupted work's tqdm bars now: left to the garbage collector, they redraw after
+    the last message."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def run(prog: str, handlers: dict[str, Callable], args: argparse.Namespace) -> int:
     try:
         handlers[args.command](args)
@@ -113,6 +118,7 @@ def run(prog: str, handlers: dict[str, Callable], args: argparse.Namespace) -> i
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_progress_bars()
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

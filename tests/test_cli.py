@@ -220,22 +220,34 @@ def test_out_that_cannot_be_written_is_refused_before_any_work(tmp_path, make):
     assert "train" not in hdap.stderr  # refused before simulating or training anything
 
 
-def test_ctrl_c_at_a_terminal_stops_the_dask_workers_quietly(tmp_path):
-    """Ctrl-C reaches the whole process group: the Dask workers ignore it, the main process closes
-    them and answers with one line and 130; nothing is left behind."""
+@pytest.mark.parametrize("command", [
+    ("twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", "2e6", "--days", "300"),  # threads
+    ("hdap.cli", "study", "clusters", REPO / "scenarios" / "quickstart.yaml", "--devices", "3e5", "--k", "1,2,4,8",
+     "--seeds", "4"),  # Dask worker processes; it writes its folder at the end
+], ids=["simulate-threads", "study-dask-processes"])
+def test_ctrl_c_at_a_terminal_stops_the_workers_quietly(tmp_path, command):
+    """Ctrl-C reaches the whole process group: Dask workers ignore it and the main process closes
+    them; worker threads finish their block and the blocks not started are dropped. One line, 130,
+    nothing left behind."""
     import os
     import signal
     import time
 
     out = tmp_path / "run"
-    p = subprocess.Popen([sys.executable, "-m", "twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml",
-                          "--devices", "2e6", "--days", "300", "--workers", "2", "--out", out],
+    import psutil
+
+    p = subprocess.Popen([sys.executable, "-m", *command, "--workers", "2", "--out", out],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    _writing(out)
-    time.sleep(4)  # the workers are simulating (the whole run takes a minute)
+    if command[1] == "simulate":
+        _writing(out)
+    else:  # the Dask workers are up
+        deadline = time.monotonic() + 120
+        while len(psutil.Process(p.pid).children()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+    time.sleep(4)  # the workers are busy (either run takes a minute)
     os.killpg(p.pid, signal.SIGINT)
     _, err = p.communicate(timeout=120)
-    assert p.returncode == 130 and "Traceback" not in err and err.strip().splitlines()[-1] == "twin: interrupted", err
+    assert p.returncode == 130 and "Traceback" not in err and err.strip().splitlines()[-1].endswith(": interrupted"), err
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
 
 
@@ -319,12 +331,17 @@ def test_a_folder_that_is_not_a_run_is_never_replaced(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
 
 
-def test_a_small_run_stays_in_this_process_unless_workers_are_asked_for(tmp_path):
-    for args, expected in (((), 1), (("--workers", "2"), 2)):
-        out = tmp_path / f"w{len(args)}"
-        r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 2000, "--days", 5, *args, "--out", out)
+def test_simulate_runs_its_blocks_on_threads_of_every_core_by_default_and_the_bytes_do_not_change(tmp_path):
+    import os
+
+    for args, expected in (((), os.cpu_count()), (("--workers", "1"), 1), (("--workers", "3"), 3)):
+        out = tmp_path / f"w{expected}"
+        r = twin("simulate", REPO / "scenarios" / "quickstart.yaml", "--devices", 70_000, "--days", 5, *args,
+                 "--out", out)
         assert r.returncode == 0, r.stderr
         assert json.loads((out / "run.json").read_text())["workers"] == expected
+    for name in ("devices.parquet", "history.parquet"):
+        assert (tmp_path / "w1" / name).read_bytes() == (tmp_path / "w3" / name).read_bytes()
 
 
 def test_outputs_get_the_modes_of_files_the_user_makes(tmp_path):

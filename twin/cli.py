@@ -120,7 +120,7 @@ def _simulate(args) -> None:
                          f"{scenario.time.days - 1}")
     out = writable_out(Path(args.out) if args.out else Path("out") / scenario.name)
     big = scenario.fleet.devices * scenario.time.days > 5e7
-    n_workers = workers(args, scenario.fleet.devices * scenario.time.days)
+    n_workers = workers(args)  # threads of this process: nothing to start, so every core even for a small run
     sku, zones = scenario.sku_model(), scenario.environment.zone_names
     estimate_s = scenario.fleet.devices * scenario.time.days / (DEVICE_DAYS_PER_WORKER_S * n_workers)
     if estimate_s > 600:
@@ -130,7 +130,7 @@ def _simulate(args) -> None:
               "a Dask cluster (--scheduler) shares it over more workers", file=sys.stderr)
     t0 = time.perf_counter()
     # devices stream to disk block by block: memory stays bounded however big the fleet
-    with atomic_dir(out) as tmp, Executor(n_workers, args.scheduler) as ex, \
+    with atomic_dir(out) as tmp, Executor(n_workers, args.scheduler, threads=True) as ex, \
             ParquetStream(tmp / "devices.parquet") as devices, ParquetStream(tmp / "snapshots.parquet") as snaps:
         def on_block(final, snapshots):
             devices.write(device_frame(final, sku, zones))

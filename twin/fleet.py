@@ -80,9 +80,16 @@ class FleetState:
         return FleetState(**{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
     @staticmethod
-    def concat(parts: list["FleetState"]) -> "FleetState":
-        return FleetState(**{f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                             for f in fields(FleetState)})
+    def concat(parts: list["FleetState"], consume: bool = False) -> "FleetState":
+        """The parts end to end. ``consume``: each part's column is dropped once copied, so joining
+        a fleet needs its state once plus one column, not twice (the parts are unusable after)."""
+        joined = {}
+        for f in fields(FleetState):
+            joined[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
+            if consume:
+                for p in parts:
+                    setattr(p, f.name, None)
+        return FleetState(**joined)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({f.name: getattr(self, f.name) for f in fields(self)})

@@ -297,17 +297,17 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
     ctx = _context(scenario, snapshot_days, kernel)
     n_blocks = -(-scenario.fleet.devices // BLOCK_SIZE)
     groups = [list(g) for g in np.array_split(np.arange(n_blocks), min(shards or n_blocks, n_blocks))]
-    finals, snaps, recorders = [], [], []
+    finals, snaps, total = [], [], None
     with contextlib.ExitStack() as stack:
-        if executor is None:
-            executor = stack.enter_context(Executor(workers=min(workers, len(groups))))
+        if executor is None:  # threads: the blocks run in twin.kernel's compiled code and numpy, without the GIL
+            executor = stack.enter_context(Executor(workers=min(workers, len(groups)), threads=True))
         bar = stack.enter_context(tqdm(total=scenario.fleet.devices, unit="device", disable=not progress,
                                        desc=scenario.name))
         for done in executor.map(_run_shard, groups, executor.share(ctx)):
             for r in done:
                 if on_block is not None:
                     on_block(r.final, r.snapshots)
-                recorders.append(r.recorder)
+                total = r.recorder if total is None else total.absorb(r.recorder)
                 if keep_devices:
                     finals.append(r.final)
                     snaps.append(r.snapshots)
@@ -315,11 +315,11 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
     zones = scenario.environment.zone_names
 
     def snap(states, day):
-        return FleetSnapshot(FleetState.concat(states), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
+        return FleetSnapshot(FleetState.concat(states, consume=True), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
                              day, zones, scenario.fleet.precision, ctx.firmware_speed, scenario.engines())
 
     fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
-    history = merge_history(recorders, scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)
+    history = merge_history([total], scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)
     if not keep_devices:
         return SimulationResult(scenario, None, history)
     return SimulationResult(scenario, snap(finals, scenario.time.days - 1), history,
