@@ -63,20 +63,29 @@ def _clip(x, lo, hi):
     return x
 
 
-def _padded(rho: np.ndarray) -> np.ndarray:
-    """Breakpoints padded with inf to a power of two wider than any variant's count, for bisection."""
-    width = 1 << int(np.ceil(np.log2(rho.shape[1] + 1)))
-    return np.concatenate([rho, np.full((len(rho), width - rho.shape[1]), np.inf)], axis=1)
+def _flat_tables(rho: np.ndarray, cum_c: np.ndarray, tail_m: np.ndarray):
+    """Each variant's tables in one flat row of a power-of-two ``width`` at ``v * width``: C[k] and
+    M[k] at offset k; the breakpoints shifted by one, after a -inf, and padded with inf, so that
+    offset p holds breakpoint p - 1 and the count below r is the last offset whose value is < r
+    (a bisection, or a check of yesterday's count, which reads one offset past it: hence the
+    width of at least the count + 2)."""
+    width = 1 << int(np.ceil(np.log2(rho.shape[1] + 2)))
+
+    def pad(t, before, after):
+        return np.concatenate([np.full((len(t), len(before)), before[0]) if before else t[:, :0], t,
+                               np.full((len(t), width - len(before) - t.shape[1]), after)], axis=1).ravel()
+
+    return pad(rho, [-np.inf], np.inf), pad(cum_c, [], 0.0), pad(tail_m, [], 0.0), width
 
 
 @numba.njit(**_JIT)
 def _heat(zone, enclosure, dust, dust_exposure, mode, power_factor, thermal_resistance, silicon, memory, background,
-          supply, ambient, junction, throttle, a_out, b_out, g_out, peak_c, idle_w, active_w, compute_frac,
-          compute_units, cpu_frac, memory_frac, cpu_cores, c32, shared_cores):
+          supply, ambient, junction, throttle, a_out, b_out, g_out, peak_c, modes, c32, shared_cores):
     """Weather, dust and heat throttling (twin.environment), then each device's slowdowns
     (twin.latency.slowdowns). Straight-line code, so the compiler vectorises it across devices."""
     one = np.float32(1.0)
     dust_step, r_thermal, throttle_c, min_fraction, c_compute, c_memory, c_overhead = c32[:7]
+    idle_w, active_w, compute_frac, compute_units, cpu_frac, memory_frac, cpu_cores = modes
     for i in range(len(zone)):
         z, m = zone[i], mode[i]
         amb = peak_c[z] + enclosure[i]
@@ -104,28 +113,37 @@ def _heat(zone, enclosure, dust, dust_exposure, mode, power_factor, thermal_resi
 
 @numba.njit(**_JIT)
 def _latency(a_in, b_in, g_in, variant, firmware, mode, power_factor, throttle, supply, usage, latency_ms, energy,
-             ratio, k_out, idle_w, active_w, rho, cum_c, tail_m, tc_always, tm_always, overhead_s, c32):
+             ratio, k_io, miss, modes, rho, cum_c, tail_m, width, tc_always, tm_always, overhead_s, c32):
     """Latency (LatencyModel.latency_s: the count of breakpoints below a / b, then the prefix sums)
-    and the day's energy. The count is a bisection taken one step at a time across all devices:
-    each step is then a vectorised gather, where a device-at-a-time bisection stalls on a
-    mispredicted branch per step (measured 2-7x slower)."""
+    and the day's energy. ``k_io`` holds each device's count from yesterday (as v * width + count,
+    see _flat_tables) and gets today's: a device's a / b moves little from day to day, so two
+    vectorised gathers usually confirm it, and a bisection finds the rest."""
     inferences, day_s, hour_s = c32[7:10]
-    n, width = len(a_in), rho.shape[1]
-    flat = rho.ravel()
+    idle_w, active_w = modes[0], modes[1]
+    n, misses = len(a_in), 0
     for i in range(n):
-        ratio[i] = a_in[i] / b_in[i]
-        k_out[i] = variant[i] * width - 1
-    step = width // 2
-    while step > 0:
-        for i in range(n):
-            k = k_out[i]
-            k_out[i] = k + step * (flat[k + step] < np.float64(ratio[i]))
-        step //= 2
+        r = a_in[i] / b_in[i]
+        ratio[i] = r
+        r64 = np.float64(r)
+        k = k_io[i]
+        m = not rho[k] < r64 or rho[k + 1] < r64
+        miss[i] = m
+        misses += m
+    for i in range(n if misses else 0):
+        if miss[i]:
+            r64 = np.float64(ratio[i])
+            k = variant[i] * width
+            step = width // 2
+            while step > 0:
+                if rho[k + step] < r64:
+                    k += step
+                step //= 2
+            k_io[i] = k
     for i in range(n):
         a, b, v = a_in[i], b_in[i], variant[i]
         r64 = np.float64(ratio[i])
-        k = k_out[i] + 1 - v * width
-        body = np.float64(b) * (r64 * cum_c[v, k] + tail_m[v, k]) + np.float64(a * tc_always[v]) \
+        k = k_io[i]
+        body = np.float64(b) * (r64 * cum_c[k] + tail_m[k]) + np.float64(a * tc_always[v]) \
             + np.float64(b * tm_always[v])
         latency_s = np.float64(g_in[i]) * overhead_s[firmware[i]] + body
         latency_ms[i] = np.float32(latency_s * 1e3)
@@ -140,10 +158,11 @@ def _latency(a_in, b_in, g_in, variant, firmware, mode, power_factor, throttle, 
 
 
 @numba.njit(**_JIT)
-def _arrhenius_exponents(zone, enclosure, mode, power_factor, mean_c, active_w, x_cal, x_cyc, x_res, c32):
+def _arrhenius_exponents(zone, enclosure, mode, power_factor, mean_c, modes, x_cal, x_cyc, x_res, c32):
     """The exponents of the battery's Arrhenius terms at today's cell temperature (twin.battery)."""
     one = np.float32(1.0)
     kelvin, cal_coef, inv_ref, log_b, cyc_ea, cyc_c, gas, exponent, res_coef, c_rate_div = c32[10:]
+    active_w = modes[1]
     for i in range(len(zone)):
         temp_k = mean_c[zone[i]] + enclosure[i] + kelvin
         inv = one / temp_k - inv_ref
@@ -179,11 +198,12 @@ def _fade(calendar_acc, cycle_pow, capacity, resistance, energy, health, resista
 
 
 @numba.njit(**_JIT)
-def _sag(soc, e_ocv, e_res, resistance_ratio, mode, power_factor, active_w, supply, sag, c32):
+def _sag(soc, e_ocv, e_res, resistance_ratio, mode, power_factor, modes, supply, sag, c32):
     """Terminal voltage at peak draw against the cut-off (twin.battery.undervolted); the clocks
     throttle from tomorrow where it sags."""
     one = np.float32(1.0)
     cells, v0, v_slope, v_knee, r_internal, peak_factor, min_v, undervolt_fraction = c32
+    active_w = modes[1]
     for i in range(len(soc)):
         s = soc[i]
         ocv = cells * (v0 + v_slope * s + v_knee * (one - e_ocv[i]))
@@ -256,6 +276,15 @@ def _tallies(throttle, supply, health, junction, background, log2_ms, mode, firm
 
 
 @numba.njit(**_JIT)
+def _summarise(ambient, junction, health, resistance_ratio, dust, latency_ms, energy, throttle, supply, background,
+               log2_ms, mode, firmware, sums, extrema, counts, mode_counts, fw_counts, hist, lo, per_log2, shutdown_c):
+    """_totals and _tallies in one call (each call costs the dispatcher ~0.1 us per argument)."""
+    _totals(ambient, junction, health, resistance_ratio, dust, latency_ms, energy, sums, extrema)
+    _tallies(throttle, supply, health, junction, background, log2_ms, mode, firmware, counts, mode_counts, fw_counts,
+             hist, lo, per_log2, shutdown_c)
+
+
+@numba.njit(**_JIT)
 def _depart(background, until, day):
     """Background apps whose stay ends today leave (twin.config_drift.depart_background)."""
     for i in range(len(background)):
@@ -271,9 +300,10 @@ class DayKernel:
         f32 = np.float32
         self.ctx, self.lm = ctx, ctx.latency
         t = mode_table(sku)
-        self._modes = (t.idle_w, t.power_w, t.compute_frac, t.compute_units, t.cpu_frac, t.memory_frac, t.cpu_cores)
+        self._modes = np.stack([t.idle_w, t.power_w, t.compute_frac, t.compute_units, t.cpu_frac, t.memory_frac,
+                                t.cpu_cores])  # one argument: each costs the dispatcher ~0.1 us per call
         tab = ctx.latency.tables()
-        self._latency = (_padded(tab["rho"]), tab["cum_c"], tab["tail_m"], tab["tc_always"], tab["tm_always"],
+        self._latency = (*_flat_tables(tab["rho"], tab["cum_c"], tab["tail_m"]), tab["tc_always"], tab["tm_always"],
                          tab["overhead_s"])
         th, c = sku.thermal, sku.contention
         self.battery = bool(sc.fleet.battery)
@@ -299,7 +329,8 @@ class DayKernel:
                                     pack.peak_power_factor, pack.min_pack_v, bp.undervolt_clock_fraction], f32)
             self._downgrade = bp.downgrade_probability
             self._lowest = sku.mode_names.index(sku.lowest_mode)
-        self._variant = None
+        self._variant = self._scratch = None
+        self._sums, self._extrema, self._counts = np.empty(8), np.empty(4), np.empty(5, np.int64)
 
     def firmware_changed(self) -> None:
         """A rollout moved firmware: the devices' breakpoint tables (firmware x engine build) change."""
@@ -312,49 +343,49 @@ class DayKernel:
     def advance(self, s, day: int, rng: np.random.Generator, recorder) -> None:
         """``advance_day`` then ``recorder.record`` for the block's state ``s``."""
         n = len(s)
+        if self._scratch is None or self._scratch.shape[1] != n:
+            # allocated once per block: a fresh block-sized array each day costs the kernel zeroing new pages
+            self._scratch = np.empty((7 if self.battery else 4, n), np.float32)
+            self._sag, self._miss = np.empty(n, np.bool_), np.empty(n, np.bool_)
         if self._variant is None:
             self._variant = self.lm.variants(s).astype(np.int32)
-        ctx = self.ctx
-        scratch = np.empty((7 if self.battery else 4, n), np.float32)
+            self._k = self._variant * np.int32(self._latency[3])  # count 0: checked, then bisected, tomorrow
+        ctx, scratch, k = self.ctx, self._scratch, self._k
         a, b, g, ratio = scratch[:4]
-        k = np.empty(n, np.int32)
         _heat(s.climate_zone, s.enclosure_c, s.dust, s.dust_exposure, s.power_mode, s.power_factor,
               s.thermal_resistance, s.silicon_speed, s.memory_speed, s.background_cores, s.supply_throttle,
-              s.ambient_c, s.junction_c, s.thermal_throttle, a, b, g, ctx.zone_peak_c[day], *self._modes, self._c32,
+              s.ambient_c, s.junction_c, s.thermal_throttle, a, b, g, ctx.zone_peak_c[day], self._modes, self._c32,
               self.shared_cores)
         _latency(a, b, g, self._variant, s.firmware, s.power_mode, s.power_factor, s.thermal_throttle,
-                 s.supply_throttle, s.usage, s.latency_ms, s.energy_wh, ratio, k, self._modes[0], self._modes[1],
+                 s.supply_throttle, s.usage, s.latency_ms, s.energy_wh, ratio, k, self._miss, self._modes,
                  *self._latency, self._c32)
         if self.battery:
             cal, cyc, res = scratch[4:]
             _arrhenius_exponents(s.climate_zone, s.enclosure_c, s.power_mode, s.power_factor, ctx.zone_mean_c[day],
-                                 self._modes[1], cal, cyc, res, self._c32)
-            for row in (cal, cyc, res):
-                np.exp(row, out=row)
+                                 self._modes, cal, cyc, res, self._c32)
+            np.exp(scratch[4:], out=scratch[4:])
             _age(s.energy_wh, cal, cyc, s.battery_calendar_acc, s.battery_cycle_acc, self._c_age)
-            cycle_pow = s.battery_cycle_acc ** self._exponent
-            soc, x_ocv = a, b  # spent
+            cycle_pow, soc, x_ocv = g, a, b  # spent
+            np.power(s.battery_cycle_acc, self._exponent, out=cycle_pow)
             _fade(s.battery_calendar_acc, cycle_pow, s.battery_capacity, s.battery_resistance, s.energy_wh,
                   s.battery_health, s.battery_resistance_ratio, soc, x_ocv, self._c_fade)
             np.exp(x_ocv, out=x_ocv)
-            sag = np.empty(n, np.bool_)
-            _sag(soc, x_ocv, res, s.battery_resistance_ratio, s.power_mode, s.power_factor, self._modes[1],
+            sag = self._sag
+            _sag(soc, x_ocv, res, s.battery_resistance_ratio, s.power_mode, s.power_factor, self._modes,
                  s.supply_throttle, sag, self._c_sag)
             sagging = np.flatnonzero(sag)
             drop = sagging[rng.random(len(sagging)) < self._downgrade]
             s.power_mode[drop] = self._lowest
-        self._record(s, day, recorder)
+        self._record(s, day, recorder, np.log2(s.latency_ms, out=ratio))
 
-    @staticmethod
-    def _record(s, day: int, r) -> None:
+    def _record(self, s, day: int, r, log2_ms: np.ndarray) -> None:
         """DailyRecorder.record for the fused path (its column order: twin.summary._MEAN, _MIN, _MAX)."""
         r.count = len(s)
-        sums, extrema, counts = np.empty(8), np.empty(4), np.zeros(5, np.int64)
-        _totals(s.ambient_c, s.junction_c, s.battery_health, s.battery_resistance_ratio, s.dust, s.latency_ms,
-                s.energy_wh, sums, extrema)
-        _tallies(s.thermal_throttle, s.supply_throttle, s.battery_health, s.junction_c, s.background_cores,
-                 np.log2(s.latency_ms), s.power_mode, s.firmware, counts, r.mode_counts[day], r.fw_counts[day],
-                 r.hist[day], np.float64(r._lo), np.float64(r._per_log2), np.float32(r.shutdown_c))
+        sums, extrema, counts = self._sums, self._extrema, self._counts
+        _summarise(s.ambient_c, s.junction_c, s.battery_health, s.battery_resistance_ratio, s.dust, s.latency_ms,
+                   s.energy_wh, s.thermal_throttle, s.supply_throttle, s.background_cores, log2_ms,
+                   s.power_mode, s.firmware, sums, extrema, counts, r.mode_counts[day], r.fw_counts[day], r.hist[day],
+                   np.float64(r._lo), np.float64(r._per_log2), np.float32(r.shutdown_c))
         r.sums[day] = [sums[0], sums[1], counts[0], counts[1], sums[2], sums[3], sums[4], counts[2], sums[5],
                        sums[6], sums[7]]
         r.mins[day] = extrema[:2]
