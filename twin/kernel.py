@@ -2,17 +2,17 @@
 
 ``twin.simulation.advance_day`` and ``twin.summary.DailyRecorder.record`` are the readable
 definition of a day: about fifteen numpy expressions, each streaming the block's arrays through
-memory again. This module computes the same day in a few numba passes, each touching a device's
-state once: heat, throttling and slowdowns (``_heat``), latency and energy (``_latency``), battery
-aging (``_arrhenius_exponents``, ``_age``, ``_fade``), supply sag (``_sag``) and the day's record
-(``_totals``, ``_tallies``).
+memory again. This module computes the same day in a few numba passes: weather, heat throttling,
+slowdowns, latency, energy and the battery's Arrhenius exponents in one (``_day``, with
+``_recount`` for the few devices whose breakpoint count changed since yesterday), battery aging
+(``_age``, ``_fade``), supply sag (``_sag``) and the day's record (``_summarise``).
 
 It is the same arithmetic in the same order and precision, so it gives the same bits: float32
 where numpy computes in float32 (numpy's weak Python scalars become float32 constants here),
 float64 where it promotes. The float32 transcendentals (exp, power, log2) stay numpy calls between
 the passes: numpy's SIMD versions differ from libm's by an ulp, and an ulp can flip a device's
 under-voltage decision and, with it, the block's random draws. The one difference: the record's
-float64 sums add devices in order where numpy sums pairwise (~1e-16 relative).
+float64 sums add devices in another order than numpy's pairwise sums (~1e-16 relative).
 tests/test_kernel.py holds the kernel to the reference, bit for bit on the devices.
 """
 
@@ -79,13 +79,38 @@ def _flat_tables(rho: np.ndarray, cum_c: np.ndarray, tail_m: np.ndarray):
 
 
 @numba.njit(**_JIT)
-def _heat(zone, enclosure, dust, dust_exposure, mode, power_factor, thermal_resistance, silicon, memory, background,
-          supply, ambient, junction, throttle, a_out, b_out, g_out, peak_c, modes, c32, shared_cores):
-    """Weather, dust and heat throttling (twin.environment), then each device's slowdowns
-    (twin.latency.slowdowns). Straight-line code, so the compiler vectorises it across devices."""
+def _latency_energy(a, b, g, r, k, v, firmware, throttle, supply, usage, idle, active, cum_c, tail_m, tc_always,
+                    tm_always, overhead_s, inferences, day_s, hour_s):
+    """One device's latency (ms) and energy (Wh) today, given its count ``k`` of breakpoints below
+    r = a / b (LatencyModel.latency_s: the prefix sums; twin.energy: the day's draw)."""
+    r64 = np.float64(r)
+    body = np.float64(b) * (r64 * cum_c[k] + tail_m[k]) + np.float64(a * tc_always[v]) + np.float64(b * tm_always[v])
+    latency_s = np.float64(g) * overhead_s[firmware] + body
+    drawn = idle + (active - idle) * (throttle * supply)
+    busy_s = inferences * usage * np.float32(latency_s)
+    if busy_s > day_s:
+        busy_s = day_s
+    return np.float32(latency_s * 1e3), (drawn * busy_s + idle * (day_s - busy_s)) / hour_s
+
+
+@numba.njit(**_JIT)
+def _day(zone, enclosure, dust, dust_exposure, mode, power_factor, thermal_resistance, silicon, memory, background,
+         supply, usage, variant, firmware, ambient, junction, throttle, latency_ms, energy, k_io, miss, a_out, b_out,
+         g_out, x_cal, x_cyc, x_res, peak_c, mean_c, modes, rho, cum_c, tail_m, tc_always, tm_always, overhead_s,
+         c32, shared_cores, battery):
+    """A device's day up to its battery, in one straight-line pass that the compiler vectorises
+    across devices: weather, dust and heat throttling (twin.environment), the slowdowns
+    (twin.latency.slowdowns), latency and energy, and with a battery the exponents of its
+    Arrhenius terms at today's cell temperature (twin.battery). Latency takes each device's count
+    of breakpoints below a / b from yesterday (``k_io``, as v * width + count: see _flat_tables):
+    a / b moves little from day to day, so two gathers usually confirm it; the devices where they
+    do not are flagged in ``miss`` for ``_recount``. Returns how many."""
     one = np.float32(1.0)
-    dust_step, r_thermal, throttle_c, min_fraction, c_compute, c_memory, c_overhead = c32[:7]
+    dust_step, r_thermal, throttle_c, min_fraction, c_compute, c_memory, c_overhead, inferences, day_s, hour_s = \
+        c32[:10]
+    kelvin, cal_coef, inv_ref, log_b, cyc_ea, cyc_c, gas, exponent, res_coef, c_rate_div = c32[10:]
     idle_w, active_w, compute_frac, compute_units, cpu_frac, memory_frac, cpu_cores = modes
+    misses = 0
     for i in range(len(zone)):
         z, m = zone[i], mode[i]
         amb = peak_c[z] + enclosure[i]
@@ -106,70 +131,50 @@ def _heat(zone, enclosure, dust, dust_exposure, mode, power_factor, thermal_resi
             load = load if not load < 0 else np.float32(0.0)
         else:
             load = busy
-        a_out[i] = (one + c_compute * load) / (compute_frac[m] * speed * frac * supply[i])
-        b_out[i] = (one + c_memory * busy) / (memory_frac[m] * memory[i])
-        g_out[i] = (one + c_overhead * load) / (cpu_frac[m] * speed)
+        a = (one + c_compute * load) / (compute_frac[m] * speed * frac * supply[i])
+        b = (one + c_memory * busy) / (memory_frac[m] * memory[i])
+        g = (one + c_overhead * load) / (cpu_frac[m] * speed)
+        a_out[i], b_out[i], g_out[i] = a, b, g
+        r = a / b
+        k = k_io[i]
+        wrong = not rho[k] < np.float64(r) or rho[k + 1] < np.float64(r)
+        miss[i] = wrong
+        misses += wrong
+        latency_ms[i], energy[i] = _latency_energy(a, b, g, r, k, variant[i], firmware[i], frac, supply[i], usage[i],
+                                                   idle, active, cum_c, tail_m, tc_always, tm_always, overhead_s,
+                                                   inferences, day_s, hour_s)
+        if battery:
+            temp_k = mean_c[z] + enclosure[i] + kelvin
+            inv = one / temp_k - inv_ref
+            x_cal[i] = cal_coef * inv
+            c_rate = active / c_rate_div
+            x_cyc[i] = (log_b + (cyc_ea + cyc_c * c_rate) / (gas * temp_k)) / exponent
+            x_res[i] = res_coef * inv
+    return misses
 
 
 @numba.njit(**_JIT)
-def _latency(a_in, b_in, g_in, variant, firmware, mode, power_factor, throttle, supply, usage, latency_ms, energy,
-             ratio, k_io, miss, modes, rho, cum_c, tail_m, width, tc_always, tm_always, overhead_s, c32):
-    """Latency (LatencyModel.latency_s: the count of breakpoints below a / b, then the prefix sums)
-    and the day's energy. ``k_io`` holds each device's count from yesterday (as v * width + count,
-    see _flat_tables) and gets today's: a device's a / b moves little from day to day, so two
-    vectorised gathers usually confirm it, and a bisection finds the rest."""
+def _recount(miss, a_in, b_in, g_in, variant, firmware, mode, power_factor, throttle, supply, usage, latency_ms, energy,
+             k_io, modes, rho, cum_c, tail_m, width, tc_always, tm_always, overhead_s, c32):
+    """The devices whose count ``_day`` found wrong: their count by bisection, their latency and
+    energy again."""
     inferences, day_s, hour_s = c32[7:10]
     idle_w, active_w = modes[0], modes[1]
-    n, misses = len(a_in), 0
-    for i in range(n):
-        r = a_in[i] / b_in[i]
-        ratio[i] = r
-        r64 = np.float64(r)
-        k = k_io[i]
-        m = not rho[k] < r64 or rho[k + 1] < r64
-        miss[i] = m
-        misses += m
-    for i in range(n if misses else 0):
+    for i in range(len(miss)):
         if miss[i]:
-            r64 = np.float64(ratio[i])
-            k = variant[i] * width
+            a, b, v, m = a_in[i], b_in[i], variant[i], mode[i]
+            r = a / b
+            k = v * width
             step = width // 2
             while step > 0:
-                if rho[k + step] < r64:
+                if rho[k + step] < np.float64(r):
                     k += step
                 step //= 2
             k_io[i] = k
-    for i in range(n):
-        a, b, v = a_in[i], b_in[i], variant[i]
-        r64 = np.float64(ratio[i])
-        k = k_io[i]
-        body = np.float64(b) * (r64 * cum_c[k] + tail_m[k]) + np.float64(a * tc_always[v]) \
-            + np.float64(b * tm_always[v])
-        latency_s = np.float64(g_in[i]) * overhead_s[firmware[i]] + body
-        latency_ms[i] = np.float32(latency_s * 1e3)
-        m = mode[i]
-        idle = idle_w[m] * power_factor[i]
-        active = active_w[m] * power_factor[i]
-        drawn = idle + (active - idle) * (throttle[i] * supply[i])
-        busy_s = inferences * usage[i] * np.float32(latency_s)
-        if busy_s > day_s:
-            busy_s = day_s
-        energy[i] = (drawn * busy_s + idle * (day_s - busy_s)) / hour_s
-
-
-@numba.njit(**_JIT)
-def _arrhenius_exponents(zone, enclosure, mode, power_factor, mean_c, modes, x_cal, x_cyc, x_res, c32):
-    """The exponents of the battery's Arrhenius terms at today's cell temperature (twin.battery)."""
-    one = np.float32(1.0)
-    kelvin, cal_coef, inv_ref, log_b, cyc_ea, cyc_c, gas, exponent, res_coef, c_rate_div = c32[10:]
-    active_w = modes[1]
-    for i in range(len(zone)):
-        temp_k = mean_c[zone[i]] + enclosure[i] + kelvin
-        inv = one / temp_k - inv_ref
-        x_cal[i] = cal_coef * inv
-        c_rate = active_w[mode[i]] * power_factor[i] / c_rate_div
-        x_cyc[i] = (log_b + (cyc_ea + cyc_c * c_rate) / (gas * temp_k)) / exponent
-        x_res[i] = res_coef * inv
+            latency_ms[i], energy[i] = _latency_energy(a, b, g_in[i], r, k, v, firmware[i], throttle[i], supply[i],
+                                                       usage[i], idle_w[m] * power_factor[i],
+                                                       active_w[m] * power_factor[i], cum_c, tail_m, tc_always,
+                                                       tm_always, overhead_s, inferences, day_s, hour_s)
 
 
 @numba.njit(**_JIT)
@@ -345,24 +350,24 @@ class DayKernel:
         n = len(s)
         if self._scratch is None or self._scratch.shape[1] != n:
             # allocated once per block: a fresh block-sized array each day costs the kernel zeroing new pages
-            self._scratch = np.empty((7 if self.battery else 4, n), np.float32)
+            self._scratch = np.empty((7, n), np.float32)
             self._sag, self._miss = np.empty(n, np.bool_), np.empty(n, np.bool_)
         if self._variant is None:
             self._variant = self.lm.variants(s).astype(np.int32)
             self._k = self._variant * np.int32(self._latency[3])  # count 0: checked, then bisected, tomorrow
         ctx, scratch, k = self.ctx, self._scratch, self._k
-        a, b, g, ratio = scratch[:4]
-        _heat(s.climate_zone, s.enclosure_c, s.dust, s.dust_exposure, s.power_mode, s.power_factor,
-              s.thermal_resistance, s.silicon_speed, s.memory_speed, s.background_cores, s.supply_throttle,
-              s.ambient_c, s.junction_c, s.thermal_throttle, a, b, g, ctx.zone_peak_c[day], self._modes, self._c32,
-              self.shared_cores)
-        _latency(a, b, g, self._variant, s.firmware, s.power_mode, s.power_factor, s.thermal_throttle,
-                 s.supply_throttle, s.usage, s.latency_ms, s.energy_wh, ratio, k, self._miss, self._modes,
-                 *self._latency, self._c32)
+        a, b, g, ratio, cal, cyc, res = scratch
+        rho, cum_c, tail_m, width, tc_always, tm_always, overhead_s = self._latency
+        misses = _day(s.climate_zone, s.enclosure_c, s.dust, s.dust_exposure, s.power_mode, s.power_factor,
+                      s.thermal_resistance, s.silicon_speed, s.memory_speed, s.background_cores, s.supply_throttle,
+                      s.usage, self._variant, s.firmware, s.ambient_c, s.junction_c, s.thermal_throttle, s.latency_ms,
+                      s.energy_wh, k, self._miss, a, b, g, cal, cyc, res, ctx.zone_peak_c[day], ctx.zone_mean_c[day],
+                      self._modes, rho, cum_c, tail_m, tc_always, tm_always, overhead_s, self._c32, self.shared_cores,
+                      self.battery)
+        if misses:
+            _recount(self._miss, a, b, g, self._variant, s.firmware, s.power_mode, s.power_factor, s.thermal_throttle,
+                     s.supply_throttle, s.usage, s.latency_ms, s.energy_wh, k, self._modes, *self._latency, self._c32)
         if self.battery:
-            cal, cyc, res = scratch[4:]
-            _arrhenius_exponents(s.climate_zone, s.enclosure_c, s.power_mode, s.power_factor, ctx.zone_mean_c[day],
-                                 self._modes, cal, cyc, res, self._c32)
             np.exp(scratch[4:], out=scratch[4:])
             _age(s.energy_wh, cal, cyc, s.battery_calendar_acc, s.battery_cycle_acc, self._c_age)
             cycle_pow, soc, x_ocv = g, a, b  # spent
