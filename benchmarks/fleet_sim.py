@@ -12,13 +12,21 @@ Prints, in one run:
   very same daily physics (``advance_day``) and event functions on its own one-device view of the
   state, for fewer days (rates are per device-day, so the ratio compares like with like).
 
-    python benchmarks/fleet_sim.py [--devices 1000000] [--days 730] [--workers 2]
+With ``--baseline DIR`` (a checkout of an earlier commit, e.g. ``git worktree add /tmp/old REV``)
+it also runs both checkouts in fresh processes, alternately, three times: one worker on the
+comparison fleet, and the million-device run on ``--workers`` with the peak RSS summed over the
+process tree (an earlier main ran its workers as Dask processes).
+
+    python benchmarks/fleet_sim.py [--devices 1000000] [--days 730] [--workers 2] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -94,6 +102,68 @@ def state_bytes_per_device_day() -> int:
     return sum(getattr(state, f).itemsize for f in STATE_READ + STATE_WRITTEN)
 
 
+# Run by --baseline in a fresh process with PYTHONPATH at a checkout: that checkout's simulate, timed.
+_CHECKOUT_RUN = """
+import sys, threading, time
+import numpy as np, psutil
+from twin.scenario import load_scenario
+from twin.simulation import simulate
+
+def main():
+    np.seterr(all="ignore")
+    devices, days, workers = (int(a) for a in sys.argv[2:5])
+    scenario = load_scenario(sys.argv[1]).with_overrides(devices=devices, days=days)
+    simulate(scenario.with_overrides(devices=100, days=2))
+    peak, me, done = [0], psutil.Process(), threading.Event()
+    def sample():
+        while not done.wait(0.05):
+            total = 0
+            for p in [me] + me.children(recursive=True):
+                try:
+                    total += p.memory_info().rss
+                except psutil.Error:
+                    pass
+            peak[0] = max(peak[0], total)
+    threading.Thread(target=sample, daemon=True).start()
+    t0 = time.perf_counter()
+    simulate(scenario, workers=workers)
+    wall = time.perf_counter() - t0
+    done.set()
+    print(devices * days / wall, wall, peak[0])
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def checkout_run(checkout: Path, devices: int, days: int, workers: int) -> tuple[float, float, float]:
+    """(device-days per second, wall seconds, peak RSS of the process tree in bytes) of the checkout's
+    simulate on the million-device scenario, in a fresh process."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    out = subprocess.run([sys.executable, "-c", _CHECKOUT_RUN, str(checkout / "scenarios" / SCENARIO.name),
+                          str(devices), str(days), str(workers)], env=env, cwd=checkout, capture_output=True,
+                         text=True, check=True)
+    rate, wall, peak = (float(x) for x in out.stdout.split())
+    return rate, wall, peak
+
+
+def against_baseline(baseline: Path, args) -> None:
+    """This checkout and ``baseline`` alternately in fresh processes, three times: medians."""
+    here = Path(__file__).resolve().parent.parent
+    one: dict[Path, list] = {here: [], baseline: []}
+    full: dict[Path, list] = {here: [], baseline: []}
+    for _ in range(3):
+        for checkout in (baseline, here):
+            one[checkout].append(checkout_run(checkout, args.compare_devices, args.compare_days, 1)[0])
+            full[checkout].append(checkout_run(checkout, args.devices, args.days, args.workers))
+    for name, checkout in (("baseline", baseline), ("this checkout", here)):
+        rates, runs = np.array(one[checkout]), np.array(full[checkout])
+        print(f"{name} ({checkout}): one worker {np.median(rates) / 1e6:.1f} M device-days/s (of "
+              f"{', '.join(f'{r / 1e6:.1f}' for r in rates)}); {args.devices:,} x {args.days} days on "
+              f"{args.workers} workers {np.median(runs[:, 1]):.1f} s, peak RSS {np.median(runs[:, 2]) / 2**30:.2f} GB")
+    print(f"this checkout / baseline, one worker: {np.median(one[here]) / np.median(one[baseline]):.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--devices", type=int, default=1_000_000)
@@ -103,6 +173,7 @@ def main() -> None:
     ap.add_argument("--compare-days", type=int, default=100)
     ap.add_argument("--naive-devices", type=int, default=10_000)
     ap.add_argument("--naive-days", type=int, default=10)
+    ap.add_argument("--baseline", type=Path, help="a checkout of an earlier commit to run against, side by side")
     args = ap.parse_args()
 
     scenario = load_scenario(SCENARIO).with_overrides(devices=args.devices, days=args.days)
@@ -132,6 +203,8 @@ def main() -> None:
     print(f"naive: one SimPy process per device, {args.naive_devices:,} devices x {args.naive_days} days: "
           f"{slow / 1e3:.1f} k device-days/s")
     print(f"speed-up fused / naive: {fast / slow:.0f}x")
+    if args.baseline is not None:
+        against_baseline(args.baseline.resolve(), args)
     print(f"targets: fused >= 4x reference: {'met' if ratio >= 4 else 'MISSED'} ({ratio:.2f}x); "
           f"1M x 730 on 2 workers in <= 30 s: {'met' if wall <= 30 else 'MISSED'} ({wall:.1f} s); "
           f"peak RSS <= 1 GB: {'met' if rss <= 1 else 'MISSED'} ({rss:.2f} GB)")

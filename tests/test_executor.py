@@ -60,6 +60,17 @@ def test_simulation_is_the_same_in_process_and_on_a_local_cluster(write_scenario
     pd.testing.assert_frame_equal(one.history, two.history)
 
 
+def test_simulation_is_the_same_on_worker_threads(write_scenario):
+    """Local workers are threads (the kernel releases the GIL): blocks finish out of order, the
+    outputs keep block order."""
+    scenario = load_scenario(write_scenario(devices=3 * BLOCK_SIZE + 77, days=5))
+    one = simulate(scenario, workers=1)
+    for threads in (2, 3):
+        many = simulate(scenario, workers=threads)
+        pd.testing.assert_frame_equal(one.devices_frame(), many.devices_frame())
+        pd.testing.assert_frame_equal(one.history, many.history)
+
+
 def test_streamed_blocks_are_the_whole_fleet_and_nothing_is_kept(write_scenario):
     scenario = load_scenario(write_scenario(devices=2 * BLOCK_SIZE + 10, days=3))
     parts = []

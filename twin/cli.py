@@ -17,7 +17,7 @@ __all__ = ["main"]
 
 
 
-DEVICE_DAYS_PER_WORKER_S = 3.6e6  # measured: benchmarks/fleet_sim.py, 7.2 M device-days/s on 2 workers (2-core VM)
+DEVICE_DAYS_PER_WORKER_S = 25e6  # measured: benchmarks/fleet_sim.py, 51-67 M device-days/s on 2 worker threads (2-core VM)
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twin", description="Digital twin of a fleet of edge devices.")

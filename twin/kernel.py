@@ -39,7 +39,6 @@ STATE_READ = STATE_WRITTEN + ("climate_zone", "enclosure_c", "dust_exposure", "p
                               "battery_capacity", "battery_resistance", "background_until")
 
 
-
 class _NoAlias(Compiler):
     """Numba's compiler with every array argument marked ``noalias`` (as C's ``restrict``): the
     passes never get overlapping arrays, and without the promise LLVM must check each pair of the
@@ -363,7 +362,7 @@ class DayKernel:
                                     pack.peak_power_factor, pack.min_pack_v, bp.undervolt_clock_fraction], f32)
             self._downgrade = bp.downgrade_probability
             self._lowest = sku.mode_names.index(sku.lowest_mode)
-        self._variant = self._scratch = self._factors = None
+        self._variant = self._scratch = None
         self._sums, self._extrema, self._counts = np.empty(8), np.empty(4), np.empty(5, np.int64)
 
     def firmware_changed(self) -> None:
@@ -379,7 +378,8 @@ class DayKernel:
         n = len(s)
         if self._scratch is None or self._scratch.shape[1] != n:
             # allocated once per block: a fresh block-sized array each day costs the kernel zeroing new pages
-            self._scratch = np.empty((7, n), np.float32)
+            self._scratch, self._factors = np.empty((7, n), np.float32), np.empty((7, n), np.float32)
+            self._cached_mode = np.full(n, -1, np.int8)  # no mode yet: every device's factors computed today
             self._sag, self._miss = np.empty(n, np.bool_), np.empty(n, np.bool_)
         if self._variant is None:  # the block's first day, or a rollout moved firmware
             rho, cum_c, tail_m, width, tc_always, tm_always, overhead_s = self._latency
@@ -387,12 +387,10 @@ class DayKernel:
             self._k = self._variant * np.int32(width)  # count 0: checked, then bisected, tomorrow
             self._software = np.stack([tc_always[self._variant], tm_always[self._variant]])
             self._overhead = overhead_s[s.firmware]
-        if self._factors is None:
-            self._factors, self._cached_mode = np.empty((7, n), np.float32), np.full(n, -1, np.int8)
         _mode_factors(s.power_mode, self._cached_mode, s.power_factor, s.silicon_speed, s.memory_speed, self._modes,
                       self._factors)
         ctx, scratch, k, factors = self.ctx, self._scratch, self._k, self._factors
-        a, b, g, ratio, cal, cyc, res = scratch
+        a, b, g, log2_ms, cal, cyc, res = scratch
         rho, cum_c, tail_m, width = self._latency[:4]
         misses = _day(s.climate_zone, s.enclosure_c, s.dust, s.dust_exposure, s.thermal_resistance,
                       s.background_cores, s.supply_throttle, s.usage, factors, self._software, self._overhead,
@@ -416,7 +414,7 @@ class DayKernel:
             sagging = np.flatnonzero(sag)
             drop = sagging[rng.random(len(sagging)) < self._downgrade]
             s.power_mode[drop] = self._lowest
-        self._record(s, day, recorder, np.log2(s.latency_ms, out=ratio))
+        self._record(s, day, recorder, np.log2(s.latency_ms, out=log2_ms))
 
     def _record(self, s, day: int, r, log2_ms: np.ndarray) -> None:
         """DailyRecorder.record for the fused path (its column order: twin.summary._MEAN, _MIN, _MAX)."""

@@ -12,7 +12,7 @@ its own SimPy environment whose processes are fleet-level generators, one per ki
 A block's random streams derive from (seed, block), and fleet-wide weather from the seed alone
 (``testbed.streams``: ``block`` and ``fleet``), so a block's trajectory never depends on how blocks
 are grouped. A shard is a contiguous range of
-blocks, the task handed to a worker (twin.executor: local processes or a Dask cluster): the shard
+blocks, the task handed to a worker (twin.executor: local threads, or a Dask cluster): the shard
 and worker counts change speed, not bytes.
 """
 
