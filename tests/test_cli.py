@@ -237,7 +237,8 @@ def test_ctrl_c_at_a_terminal_stops_the_workers_quietly(tmp_path, command):
     import psutil
 
     p = subprocess.Popen([sys.executable, "-m", *command, "--workers", "2", "--out", out],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                         preexec_fn=_sigint_as_at_a_terminal)
     if command[1] == "simulate":
         _writing(out)
     else:  # the Dask workers are up
@@ -249,6 +250,15 @@ def test_ctrl_c_at_a_terminal_stops_the_workers_quietly(tmp_path, command):
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "Traceback" not in err and err.strip().splitlines()[-1].endswith(": interrupted"), err
     assert not out.exists() and not list(tmp_path.glob(".run.*"))
+
+
+def _sigint_as_at_a_terminal():
+    """In the child, before exec: Ctrl-C's default disposition, as at a terminal. A shell's
+    background job starts with SIGINT ignored, the tests under it too, and a child inherits that
+    (then Python never installs its handler, and the signal is lost)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _writing(folder, timeout=120):
@@ -306,7 +316,8 @@ def test_a_run_killed_at_any_point_leaves_a_whole_run_or_none(tmp_path):
     args = [sys.executable, "-m", "twin.cli", "simulate", REPO / "scenarios" / "quickstart.yaml",
             "--devices", "3e4", "--days", "60", "--workers", "1", "--out", out]
     for sig in [signal.SIGKILL, signal.SIGINT] * 2:
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_sigint_as_at_a_terminal)
         time.sleep(rng.uniform(0.5, 5.0))
         p.send_signal(sig)
         _, err = p.communicate(timeout=120)
