@@ -43,9 +43,9 @@ def positive_float(text: str) -> float:
 def add_workers(parser: argparse.ArgumentParser, scheduler: bool = False) -> None:
     """``--workers`` (and ``--scheduler``), meaning the same on every command that has them."""
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="local workers: threads for the fleet simulation, Dask worker processes for "
-                             "training and study trials (default: all cores; 1: this process); never changes "
-                             "the output")
+                        help="local workers (default: all cores; 1: this process): threads for twin's and "
+                             "hdap run's fleet simulation, Dask worker processes for a study's trials and fleets; "
+                             "never changes the output")
     if scheduler:
         parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask cluster (tcp://host:8786)")
 
