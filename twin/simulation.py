@@ -49,7 +49,7 @@ from twin.latency import LatencyModel, latency_ms, power_w, slowdowns
 from twin.manufacturing import draw_birth_traits
 from twin.scenario import Scenario, as_scenario
 from twin.sku import SKU
-from twin.summary import DailyRecorder, merge_history
+from twin.summary import DailyRecorder, fleet_history
 from zoo import Workload, resolve_workload
 
 __all__ = ["BLOCK_SIZE", "SimulationResult", "simulate", "fleet_snapshot", "fleet_latency", "device_frame"]
@@ -315,11 +315,12 @@ def simulate(scenario: Scenario | str | Path, *, shards: int | None = None, work
     zones = scenario.environment.zone_names
 
     def snap(states, day):
-        return FleetSnapshot(FleetState.concat(states, consume=True), ctx.sku, scenario.fleet.framework, ctx.firmware_overhead,
-                             day, zones, scenario.fleet.precision, ctx.firmware_speed, scenario.engines())
+        return FleetSnapshot(FleetState.concat(states, consume=True), ctx.sku, scenario.fleet.framework,
+                             ctx.firmware_overhead, day, zones, scenario.fleet.precision, ctx.firmware_speed,
+                             scenario.engines())
 
     fw_names = ["factory"] + [r.name for r in scenario.drift.firmware]
-    history = merge_history([total], scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)
+    history = fleet_history(total, scenario.time.start, ctx.sku.mode_names, fw_names, scenario.fleet.battery)
     if not keep_devices:
         return SimulationResult(scenario, None, history)
     return SimulationResult(scenario, snap(finals, scenario.time.days - 1), history,

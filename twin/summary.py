@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-__all__ = ["DailyRecorder", "merge_history"]
+__all__ = ["DailyRecorder", "fleet_history"]
 
 _MEAN = ("ambient_c", "junction_c", "thermal_throttled", "undervolted", "battery_health",
          "battery_resistance_ratio", "dust", "background", "latency_ms", "latency_sq", "energy_wh")
@@ -68,8 +68,8 @@ class DailyRecorder:
 
     def absorb(self, other: "DailyRecorder") -> "DailyRecorder":
         """Add the next block's recorder into this one (the running fleet total, so a run holds one
-        recorder, not one per block: a block's histogram alone is 3.5 MB over two years). Folding
-        in block order adds in the order ``merge_history`` would."""
+        recorder, not one per block: a block's histogram alone is 3.5 MB over two years). Folded in
+        block order, the sums are the same bytes whatever the shard or worker count."""
         self.count += other.count
         self.sums += other.sums
         np.minimum(self.mins, other.mins, out=self.mins)
@@ -87,14 +87,9 @@ class DailyRecorder:
         return 2 ** (self._lo + (np.arange(HIST_BINS) + 0.5) / self._per_log2)
 
 
-def merge_history(parts: list[DailyRecorder], start: date, mode_names, firmware_names,
-                  battery: bool) -> pd.DataFrame:
-    """One row per day for the whole fleet, from block recorders in block order."""
-    n = sum(p.count for p in parts)
-    sums = sum(p.sums for p in parts)
-    mins = np.minimum.reduce([p.mins for p in parts])
-    maxs = np.maximum.reduce([p.maxs for p in parts])
-    hist = sum(p.hist.astype(np.int64) for p in parts)
+def fleet_history(total: DailyRecorder, start: date, mode_names, firmware_names, battery: bool) -> pd.DataFrame:
+    """One row per day for the whole fleet, from its blocks' recorders absorbed in block order."""
+    n, sums, mins, maxs, hist = total.count, total.sums, total.mins, total.maxs, total.hist
     mean = {k: sums[:, i] / n for i, k in enumerate(_MEAN)}
     days = len(sums)
     out = {"day": np.arange(days), "date": [start + timedelta(days=int(d)) for d in range(days)],
@@ -103,27 +98,27 @@ def merge_history(parts: list[DailyRecorder], start: date, mode_names, firmware_
         out[f"{k}_mean"] = mean[k]
     out["junction_c_max"] = maxs[:, 0]
     out["thermal_throttled_frac"] = mean["thermal_throttled"]
-    out["overheat_shutdown_frac"] = sum(p.overheat for p in parts) / n  # hot even at the deepest throttle
+    out["overheat_shutdown_frac"] = total.overheat / n  # hot even at the deepest throttle
     out["dust_mean"] = mean["dust"]
     out["background_frac"] = mean["background"]
     if battery:
         out["undervolt_frac"] = mean["undervolted"]
         out["battery_health_mean"] = mean["battery_health"]
         out["battery_health_min"] = mins[:, 0]
-        out["battery_eol_frac"] = sum(p.eol for p in parts) / n
+        out["battery_eol_frac"] = total.eol / n
         out["battery_resistance_ratio_mean"] = mean["battery_resistance_ratio"]
     out["energy_wh_mean"] = mean["energy_wh"]
     out["latency_ms_mean"] = mean["latency_ms"]
     out["latency_ms_std"] = np.sqrt(np.maximum(mean["latency_sq"] - mean["latency_ms"] ** 2, 0))
-    centres = parts[0].bin_centres_ms()
+    centres = total.bin_centres_ms()
     cum = np.cumsum(hist, axis=1)
     for q in (50, 95, 99):
         out[f"latency_ms_p{q}"] = centres[np.argmax(cum >= np.ceil(q / 100 * n), axis=1)]
     out["latency_ms_min"], out["latency_ms_max"] = mins[:, 1], maxs[:, 1]
-    modes = sum(p.mode_counts for p in parts)
+    modes = total.mode_counts
     for i, m in enumerate(mode_names):
         out[f"mode_{m}_frac"] = modes[:, i] / n
-    fw = sum(p.fw_counts for p in parts)
+    fw = total.fw_counts
     for i, name in enumerate(firmware_names):
         out[f"firmware_{name}_frac"] = fw[:, i] / n
     return pd.DataFrame(out)
