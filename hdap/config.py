@@ -69,6 +69,10 @@ class PruningSpec(StrictModel):
         "latency SLO; default 1.25 x uniform pruning's latency on a nominal factory-fresh device"))
     population: PositiveInt = 10
     generations: PositiveInt = 100
+    mutation_sd: PositiveFloat = Field(0.1, description=(
+        "NCS's initial mutation sd per gene (rates lie in [0, 0.95]); adapted by the 1/5 success rule"))
+    restarts: PositiveInt = Field(1, description=(
+        "independent NCS runs per search, the best kept (every search: HDAP's, the baselines', the oracle's)"))
     rounds: PositiveInt = Field(1, description="search-prune-fine-tune rounds to reach the budget")
     accuracy_floor: float = Field(0.9, gt=0, le=1, description=(
         "pruned accuracy / unpruned accuracy must stay above this (measured with data, else the "

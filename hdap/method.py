@@ -58,7 +58,9 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
     """NCS from uniform pruning of the current widths (``floor_rates``: already pruned, default
     none) to ``budget`` FLOPs, keeping the accuracy proxy above ``pruning.accuracy_floor`` of
     uniform pruning's. ``objective`` maps a generation's (population, units) rates to values
-    (``FleetEstimate.statistics``, ``exact_statistics``, a surrogate)."""
+    (``FleetEstimate.statistics``, ``exact_statistics``, a surrogate). ``pruning.restarts``
+    independent NCS runs, the best by ``objective`` kept: one run stalls in a local optimum that
+    differs from run to run by a percent or more in the depth spaces, the size of what is measured."""
     floor_rates = np.zeros(zoo.n_rates) if floor_rates is None else floor_rates
     repair = space_repair(zoo, budget, pruning.int8_share, floor=floor_rates)
     # drop and int8 genes start undecided, just short of acting: the start is still uniform pruning
@@ -69,9 +71,16 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
         kept = np.array([proxy.retention(zoo.widths_from_rates(r)) for r in rates])
         return np.where(kept >= need, objective(rates), INFEASIBLE + need - kept)
 
-    with tqdm(total=pruning.generations, desc=desc, unit="gen", disable=not progress, leave=False) as bar:
-        return ncs_minimize(fitness, x0, repair, rng, population=pruning.population,
-                            generations=pruning.generations, progress=bar, vectorized=True)
+    runs = []
+    with tqdm(total=pruning.restarts * pruning.generations, desc=desc, unit="gen", disable=not progress,
+              leave=False) as bar:
+        for _ in range(pruning.restarts):  # independent runs from the same start, one stream in turn
+            runs.append(ncs_minimize(fitness, x0, repair, rng, population=pruning.population,
+                                     generations=pruning.generations, sigma0=pruning.mutation_sd, progress=bar,
+                                     vectorized=True))
+    best = min(runs, key=lambda res: res.best_f)
+    best.evaluations = sum(res.evaluations for res in runs)
+    return best
 
 
 def exact_statistics(truth: TwinGroundTruth, zoo: ZooModel, objective: str, slo_ms: float | None):

@@ -64,3 +64,27 @@ def test_repair_moves_widths_and_leaves_drop_genes_alone():
     assert np.array_equal(x[16:], genes)
     widths = zoo.widths_from_rates(x)
     assert 0.97 * target <= zoo.flops(widths) <= target and np.sum(widths == 0) == 3
+
+
+def test_restarts_keep_the_best_of_independent_runs():
+    # the first of R runs is the single run (same stream), so R runs never end worse; one stream, one result
+    from hdap.config import PruningSpec
+    from hdap.importance import ImportanceProxy
+    from hdap.method import search
+
+    zoo = get_model("resnet20").in_space(depth=True)
+    truth = TwinGroundTruth(snapshot(n=1, framework="tensorrt"))
+    proxy = ImportanceProxy(zoo.module(seed=0), zoo)
+    target = 0.5 * zoo.flops()
+
+    def objective(rates):
+        return [float(truth.latency_ms(zoo.rates_workload(r))[0]) for r in rates]
+
+    def run(restarts, seed=4):
+        spec = PruningSpec(flops_g=target / 1e9, generations=15, restarts=restarts)
+        return search(zoo, objective, target, proxy, spec, np.random.default_rng(seed))
+
+    one, three, again = run(1), run(3), run(3)
+    assert three.best_f <= one.best_f and three.evaluations == 3 * one.evaluations
+    assert three.best_f == again.best_f and np.array_equal(three.best_x, again.best_x)
+    assert any(run(3, seed).best_f < run(1, seed).best_f for seed in range(4))  # restarts do find better optima

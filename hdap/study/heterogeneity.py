@@ -19,8 +19,9 @@ search space four picks are made at the same FLOPs budget, with the same search 
 representatives, surrogates), ``single_device`` (the baseline: a surrogate of one nominal
 device, as ``hdap run``'s) and ``nominal`` (exact latency of the nominal device: the optimum the
 theory speaks of). Each pick's exact fleet mean over every device is compared; the oracle, which
-knows every device, ends with the fastest of its own pick and the others' (one NCS run is noisy
-by about half a percent, the size of the effects measured here). The theory
+knows every device, ends with the fastest of its own pick and the others' (one NCS run lands
+0.5-2 % from another, more with int8 genes, the size of the effects measured here:
+``benchmarks/search_spread.py``). The theory
 (``twin.shape``) predicts the nominal optimum's loss from unit-cost ratios measured on the fleet.
 """
 
@@ -291,6 +292,8 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
     mags = "; ".join(f"`{m}` {', '.join(f'{v:g}' for v in df[df.mechanism == m].magnitude.unique())}"
                      for m in df.mechanism.unique())
     kinds = "; ".join(f"{m}: {k}" for m, k in df.groupby("mechanism")["kind"].first().items() if k)
+    runs = f", best of {cfg.restarts} runs at initial mutation sd {cfg.mutation_sd:g}" if cfg.restarts > 1 else \
+        f", mutation sd {cfg.mutation_sd:g}" if cfg.mutation_sd != 0.1 else ""
     report = f"""# Heterogeneity study: {scenario.name}
 
 `hdap study heterogeneity` on `{scenario.name}` ({int(df.devices.iloc[0]):,} x {scenario.fleet.sku},
@@ -300,10 +303,10 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
 
 Each mechanism alone, on the scenario's fleet with the four shape mechanisms switched off
 (`hdap.study.heterogeneity` says what each magnitude means). Per search space, four picks at the
-same budget, by the same NCS search ({cfg.population} x {cfg.generations}) under the same
+same budget, by the same NCS search ({cfg.population} x {cfg.generations}{runs}) under the same
 accuracy floor (the filter-importance proxy): the oracle (a search on the exact latency of
 {cfg.oracle_devices or ORACLE_SAMPLE:,} sampled devices; it then keeps the fastest, over every device, of
-its pick and the three others', as one NCS run varies by about half a percent), HDAP ({cfg.clusters} clusters of
+its pick and the three others', as one NCS run lands 0.5-2 % from another), HDAP ({cfg.clusters} clusters of
 `{cfg.features}` features, {cfg.representatives} representatives each, {cfg.surrogate_samples}
 profiled sub-networks), the single-device baseline (a surrogate of one nominal device) and the
 nominal device's exact optimum. Latencies are exact, over every device.
