@@ -43,13 +43,18 @@ def main() -> None:
     proxy = ImportanceProxy(zoo.module(seed=config.streams.int_seed("init")), zoo)
     print(f"{scenario.name}: {zoo.name} at {config.target_flops / 1e9:.3g} GFLOPs, space {cfg.space}, "
           f"NCS {cfg.population} x {cfg.generations}, {args.seeds} seeds, nominal {scenario.fleet.sku} exact latency")
-    for setting in args.settings.split(","):
-        restarts, sd = setting.split(":")
-        spec = cfg.model_copy(update={"restarts": int(restarts), "mutation_sd": float(sd)})
+    try:
+        settings = [(int(r), float(sd)) for r, sd in (s.split(":") for s in args.settings.split(","))]
+    except ValueError:
+        ap.error(f"--settings: {args.settings!r} is not RESTARTS:MUTATION_SD,... (e.g. 1:0.1,2:0.2)")
+    if any(r < 1 or not sd > 0 for r, sd in settings):
+        ap.error("--settings: restarts >= 1 and mutation sd > 0")
+    for restarts, sd in settings:
+        spec = cfg.model_copy(update={"restarts": restarts, "mutation_sd": sd})
         t0 = time.perf_counter()
         f = np.array([search(zoo, objective, config.target_flops, proxy, spec, config.streams.rng("search", 100 + s)
                              ).best_f for s in range(args.seeds)])
-        print(f"restarts {restarts} sd {sd}: best {f.min():.4f} mean {f.mean():.4f} worst {f.max():.4f} ms; "
+        print(f"restarts {restarts} sd {sd:g}: best {f.min():.4f} mean {f.mean():.4f} worst {f.max():.4f} ms; "
               f"spread {100 * (f.max() / f.min() - 1):.2f} %, mean over best {100 * (f.mean() / f.min() - 1):.2f} % "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
 

@@ -1,7 +1,10 @@
 import numpy as np
 
 from conftest import snapshot
+from hdap.config import PruningSpec
 from hdap.fleet import TwinGroundTruth
+from hdap.importance import ImportanceProxy
+from hdap.method import search
 from hdap.prune import widths_for_flops
 from hdap.search import MAX_RATE, flops_repair, ncs_minimize
 from zoo import get_model
@@ -68,10 +71,6 @@ def test_repair_moves_widths_and_leaves_drop_genes_alone():
 
 def test_restarts_keep_the_best_of_independent_runs():
     # the first of R runs is the single run (same stream), so R runs never end worse; one stream, one result
-    from hdap.config import PruningSpec
-    from hdap.importance import ImportanceProxy
-    from hdap.method import search
-
     zoo = get_model("resnet20").in_space(depth=True)
     truth = TwinGroundTruth(snapshot(n=1, framework="tensorrt"))
     proxy = ImportanceProxy(zoo.module(seed=0), zoo)
