@@ -31,6 +31,12 @@ def main() -> None:
     ap.add_argument("--settings", default="1:0.1,2:0.1,2:0.2", help="RESTARTS:MUTATION_SD,...")
     ap.add_argument("--seeds", type=int, default=6)
     args = ap.parse_args()
+    try:
+        settings = [(int(r), float(sd)) for r, sd in (s.split(":") for s in args.settings.split(","))]
+    except ValueError:
+        ap.error(f"--settings: {args.settings!r} is not RESTARTS:MUTATION_SD,... (e.g. 1:0.1,2:0.2)")
+    if any(r < 1 or not sd > 0 for r, sd in settings):
+        ap.error("--settings: restarts >= 1 and mutation sd > 0")
     config = RunConfig.of(args.scenario)
     scenario = config.scenario
     if args.space:
@@ -43,12 +49,6 @@ def main() -> None:
     proxy = ImportanceProxy(zoo.module(seed=config.streams.int_seed("init")), zoo)
     print(f"{scenario.name}: {zoo.name} at {config.target_flops / 1e9:.3g} GFLOPs, space {cfg.space}, "
           f"NCS {cfg.population} x {cfg.generations}, {args.seeds} seeds, nominal {scenario.fleet.sku} exact latency")
-    try:
-        settings = [(int(r), float(sd)) for r, sd in (s.split(":") for s in args.settings.split(","))]
-    except ValueError:
-        ap.error(f"--settings: {args.settings!r} is not RESTARTS:MUTATION_SD,... (e.g. 1:0.1,2:0.2)")
-    if any(r < 1 or not sd > 0 for r, sd in settings):
-        ap.error("--settings: restarts >= 1 and mutation sd > 0")
     for restarts, sd in settings:
         spec = cfg.model_copy(update={"restarts": restarts, "mutation_sd": sd})
         t0 = time.perf_counter()

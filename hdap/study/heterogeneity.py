@@ -35,7 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from hdap.baselines import BaselineInputs, single_device
-from hdap.config import SEARCH_SPACES, RunConfig
+from hdap.config import SEARCH_SPACES, PruningSpec, RunConfig
 from hdap.fleet import TwinGroundTruth
 from hdap.method import exact_statistics, search
 from hdap.prune import widths_for_flops
@@ -292,8 +292,9 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
     mags = "; ".join(f"`{m}` {', '.join(f'{v:g}' for v in df[df.mechanism == m].magnitude.unique())}"
                      for m in df.mechanism.unique())
     kinds = "; ".join(f"{m}: {k}" for m, k in df.groupby("mechanism")["kind"].first().items() if k)
+    default_sd = PruningSpec.model_fields["mutation_sd"].default
     runs = f", best of {cfg.restarts} runs at initial mutation sd {cfg.mutation_sd:g}" if cfg.restarts > 1 else \
-        f", mutation sd {cfg.mutation_sd:g}" if cfg.mutation_sd != 0.1 else ""
+        f", mutation sd {cfg.mutation_sd:g}" if cfg.mutation_sd != default_sd else ""
     report = f"""# Heterogeneity study: {scenario.name}
 
 `hdap study heterogeneity` on `{scenario.name}` ({int(df.devices.iloc[0]):,} x {scenario.fleet.sku},
