@@ -73,6 +73,8 @@ class PruningSpec(StrictModel):
         "NCS's initial mutation sd per gene (rates lie in [0, 0.95]); adapted by the 1/5 success rule"))
     restarts: PositiveInt = Field(1, description=(
         "independent NCS runs per search, the best kept (every search: HDAP's, the baselines', the oracle's)"))
+    polish: int = Field(0, ge=0, description=(
+        "rounds of coordinate pattern search from NCS's best, each trying every gene once (0: off; every search)"))
     rounds: PositiveInt = Field(1, description="search-prune-fine-tune rounds to reach the budget")
     accuracy_floor: float = Field(0.9, gt=0, le=1, description=(
         "pruned accuracy / unpruned accuracy must stay above this (measured with data, else the "

@@ -18,7 +18,7 @@ from hdap.fleet import Fleet, TwinGroundTruth
 from hdap.importance import ImportanceProxy
 from hdap.objective import FleetEstimate, fleet_statistic
 from hdap.prune import widths_for_flops
-from hdap.search import UNDECIDED, NCSResult, ncs_minimize, space_repair
+from hdap.search import UNDECIDED, NCSResult, ncs_minimize, pattern_polish, space_repair
 from hdap.surrogate import ClusterSurrogate, fit_cluster_surrogate
 from testbed.streams import Streams
 from twin.fleet import FleetSnapshot
@@ -60,7 +60,9 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
     uniform pruning's. ``objective`` maps a generation's (population, units) rates to values
     (``FleetEstimate.statistics``, ``exact_statistics``, a surrogate). ``pruning.restarts``
     independent NCS runs, the best by ``objective`` kept: one run stalls in a local optimum that
-    differs from run to run by a percent or more in the depth spaces, the size of what is measured."""
+    differs from run to run by a percent or more in the depth spaces, the size of what is measured;
+    ``pruning.polish`` rounds of pattern search take each run's best to its nearest local optimum
+    before the best is kept."""
     floor_rates = np.zeros(zoo.n_rates) if floor_rates is None else floor_rates
     repair = space_repair(zoo, budget, pruning.int8_share, floor=floor_rates)
     # drop and int8 genes start undecided, just short of acting: the start is still uniform pruning
@@ -78,6 +80,8 @@ def search(zoo: ZooModel, objective, budget: float, proxy: ImportanceProxy, prun
             runs.append(ncs_minimize(fitness, x0, repair, rng, population=pruning.population,
                                      generations=pruning.generations, sigma0=pruning.mutation_sd, progress=bar,
                                      vectorized=True))
+    if pruning.polish:
+        runs = [pattern_polish(fitness, res, repair, zoo.n_units, pruning.polish) for res in runs]
     best = min(runs, key=lambda res: res.best_f)
     best.evaluations = sum(res.evaluations for res in runs)
     return best

@@ -20,7 +20,7 @@ import numpy as np
 
 from zoo import INT8_GENE, ZooModel
 
-__all__ = ["NCSResult", "ncs_minimize", "flops_repair", "int8_repair", "space_repair", "UNDECIDED"]
+__all__ = ["NCSResult", "ncs_minimize", "pattern_polish", "flops_repair", "int8_repair", "space_repair", "UNDECIDED"]
 
 MAX_RATE = 0.95
 UNDECIDED = INT8_GENE - 0.05  # a gene's start, and where a repair leaves one it turns off: one mutation away
@@ -157,4 +157,40 @@ def ncs_minimize(fitness: Callable[[np.ndarray], float], x0: np.ndarray, repair:
         result.history.append(result.best_f)
         if progress is not None:
             progress.update(1)
+    return result
+
+
+def pattern_polish(fitness: Callable[[np.ndarray], np.ndarray], result: NCSResult,
+                   repair: Callable[[np.ndarray], np.ndarray], n_rates: int, rounds: int, step: float = 0.05,
+                   min_step: float = 0.005, archive: int = 10) -> NCSResult:
+    """Coordinate pattern search from ``result.best_x`` (Hooke & Jeeves' exploratory moves): each
+    round tries every rate gene (the first ``n_rates``) up and down by ``step``, every other gene
+    (drop, int8) flipped across its threshold, and every pair of one such gene that is on and one
+    that is off flipped together (drop this block instead of that one, at about the same FLOPs), all
+    repaired, as one batch for the vectorised ``fitness``; it moves to the best of them when that
+    improves, else halves ``step``. Stops after ``rounds`` rounds or when ``step`` falls below
+    ``min_step``. Updates ``result`` in place."""
+    x, f = result.best_x.copy(), result.best_f
+    d = len(x)
+    for _ in range(rounds):
+        moves = [x + s * step * np.eye(d)[i] for i in range(n_rates) for s in (1, -1)]
+        flipped = np.where(x >= INT8_GENE, UNDECIDED, (1 + INT8_GENE) / 2)
+        on = [j for j in range(n_rates, d) if x[j] >= INT8_GENE]
+        off = [j for j in range(n_rates, d) if x[j] < INT8_GENE]
+        moves += [np.where(np.arange(d) == j, flipped, x) for j in range(n_rates, d)]
+        moves += [np.where(np.isin(np.arange(d), (j, k)), flipped, x) for j in on for k in off]  # swaps
+        cands = np.unique(np.array([repair(np.clip(m, 0, MAX_RATE)) for m in moves]), axis=0)
+        fc = np.asarray(fitness(cands), dtype=np.float64)
+        result.evaluations += len(cands)
+        best = int(np.argmin(fc))
+        for fi, xi in zip(fc, cands):
+            result._offer(fi, xi, archive)
+        if fc[best] < f:
+            x, f = cands[best].copy(), float(fc[best])
+        else:
+            step /= 2
+            if step < min_step:
+                break
+        result.history.append(f)
+    result.best_x, result.best_f = x, f
     return result

@@ -6,7 +6,7 @@ from hdap.fleet import TwinGroundTruth
 from hdap.importance import ImportanceProxy
 from hdap.method import search
 from hdap.prune import widths_for_flops
-from hdap.search import MAX_RATE, flops_repair, ncs_minimize
+from hdap.search import MAX_RATE, UNDECIDED, NCSResult, flops_repair, ncs_minimize, pattern_polish
 from zoo import get_model
 
 
@@ -87,3 +87,37 @@ def test_restarts_keep_the_best_of_independent_runs():
     assert three.best_f <= one.best_f and three.evaluations == 3 * one.evaluations
     assert three.best_f == again.best_f and np.array_equal(three.best_x, again.best_x)
     assert any(run(3, seed).best_f < run(1, seed).best_f for seed in range(4))  # restarts do find better optima
+
+
+def test_polish_walks_to_the_local_optimum_and_flips_discrete_genes():
+    # separable: rates want `target`, the one discrete gene wants to be on (>= 0.5) and starts off
+    target = np.array([0.12, 0.33, 0.61, 0.8])
+
+    def f(xs):
+        return np.sum((xs[:, :4] - target) ** 2, axis=1) + np.where(xs[:, 4] >= 0.5, 0.0, 1.0)
+
+    start = np.array([0.3, 0.3, 0.3, 0.3, UNDECIDED])
+    res = pattern_polish(f, NCSResult(start, float(f(start[None])[0])), lambda x: x, n_rates=4, rounds=200)
+    assert res.best_x[4] >= 0.5 and np.allclose(res.best_x[:4], target, atol=0.005)
+    assert all(a >= b for a, b in zip(res.history, res.history[1:])) and res.evaluations > 0
+    capped = pattern_polish(f, NCSResult(start, float(f(start[None])[0])), lambda x: x, n_rates=4, rounds=2)
+    assert res.best_f < capped.best_f < f(start[None])[0]  # each round moves one gene: two rounds get part way
+
+
+def test_polish_only_improves_the_search_it_follows():
+    zoo = get_model("resnet20").in_space(depth=True)
+    truth = TwinGroundTruth(snapshot(n=1, framework="tensorrt"))
+    proxy = ImportanceProxy(zoo.module(seed=0), zoo)
+    target = 0.5 * zoo.flops()
+
+    def objective(rates):
+        return [float(truth.latency_ms(zoo.rates_workload(r))[0]) for r in rates]
+
+    def run(polish, seed):
+        spec = PruningSpec(flops_g=target / 1e9, generations=15, polish=polish)
+        return search(zoo, objective, target, proxy, spec, np.random.default_rng(seed))
+
+    pairs = [(run(0, seed), run(20, seed)) for seed in range(3)]
+    assert all(p.best_f <= r.best_f and p.evaluations > r.evaluations for r, p in pairs)
+    assert any(p.best_f < r.best_f for r, p in pairs)
+    assert all(0.97 * target <= zoo.flops(zoo.widths_from_rates(p.best_x)) <= target for _, p in pairs)

@@ -295,6 +295,7 @@ def heterogeneity_report(df: pd.DataFrame, config: RunConfig, where: str, wall_s
     default_sd = PruningSpec.model_fields["mutation_sd"].default
     runs = f", best of {cfg.restarts} runs at initial mutation sd {cfg.mutation_sd:g}" if cfg.restarts > 1 else \
         f", mutation sd {cfg.mutation_sd:g}" if cfg.mutation_sd != default_sd else ""
+    runs += f", each run polished by up to {cfg.polish} rounds of pattern search" if cfg.polish else ""
     report = f"""# Heterogeneity study: {scenario.name}
 
 `hdap study heterogeneity` on `{scenario.name}` ({int(df.devices.iloc[0]):,} x {scenario.fleet.sku},
