@@ -59,7 +59,8 @@ def main() -> None:
         res = [search(zoo, objective, config.target_flops, proxy, spec, config.streams.rng("search", 100 + s))
                for s in range(args.seeds)]
         f = np.array([r.best_f for r in res])
-        print(f"restarts {restarts} sd {sd:g} polish {polish}: {res[0].evaluations:,} evaluations; best {f.min():.4f} mean {f.mean():.4f} worst {f.max():.4f} ms; "
+        print(f"restarts {restarts} sd {sd:g} polish {polish}: {res[0].evaluations:,} evaluations; "
+              f"best {f.min():.4f} mean {f.mean():.4f} worst {f.max():.4f} ms; "
               f"spread {100 * (f.max() / f.min() - 1):.2f} %, mean over best {100 * (f.mean() / f.min() - 1):.2f} % "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
 

@@ -172,13 +172,14 @@ def pattern_polish(fitness: Callable[[np.ndarray], np.ndarray], result: NCSResul
     ``min_step``. Updates ``result`` in place."""
     x, f = result.best_x.copy(), result.best_f
     d = len(x)
+    unit = np.eye(d)
     for _ in range(rounds):
-        moves = [x + s * step * np.eye(d)[i] for i in range(n_rates) for s in (1, -1)]
+        moves = [x + s * step * unit[i] for i in range(n_rates) for s in (1, -1)]
         flipped = np.where(x >= INT8_GENE, UNDECIDED, (1 + INT8_GENE) / 2)
         on = [j for j in range(n_rates, d) if x[j] >= INT8_GENE]
         off = [j for j in range(n_rates, d) if x[j] < INT8_GENE]
-        moves += [np.where(np.arange(d) == j, flipped, x) for j in range(n_rates, d)]
-        moves += [np.where(np.isin(np.arange(d), (j, k)), flipped, x) for j in on for k in off]  # swaps
+        moves += [np.where(unit[j] > 0, flipped, x) for j in range(n_rates, d)]
+        moves += [np.where(unit[j] + unit[k] > 0, flipped, x) for j in on for k in off]  # swaps
         cands = np.unique(np.array([repair(np.clip(m, 0, MAX_RATE)) for m in moves]), axis=0)
         fc = np.asarray(fitness(cands), dtype=np.float64)
         result.evaluations += len(cands)

@@ -69,19 +69,25 @@ def test_repair_moves_widths_and_leaves_drop_genes_alone():
     assert 0.97 * target <= zoo.flops(widths) <= target and np.sum(widths == 0) == 3
 
 
-def test_restarts_keep_the_best_of_independent_runs():
-    # the first of R runs is the single run (same stream), so R runs never end worse; one stream, one result
+def _resnet20_depth_search(seed: int, **spec):
+    """The search on one TensorRT device's exact latency, ResNet-20 with depth at half its FLOPs,
+    15 generations: (zoo, target FLOPs, result)."""
     zoo = get_model("resnet20").in_space(depth=True)
     truth = TwinGroundTruth(snapshot(n=1, framework="tensorrt"))
-    proxy = ImportanceProxy(zoo.module(seed=0), zoo)
     target = 0.5 * zoo.flops()
 
     def objective(rates):
         return [float(truth.latency_ms(zoo.rates_workload(r))[0]) for r in rates]
 
+    res = search(zoo, objective, target, ImportanceProxy(zoo.module(seed=0), zoo),
+                 PruningSpec(flops_g=target / 1e9, generations=15, **spec), np.random.default_rng(seed))
+    return zoo, target, res
+
+
+def test_restarts_keep_the_best_of_independent_runs():
+    # the first of R runs is the single run (same stream), so R runs never end worse; one stream, one result
     def run(restarts, seed=4):
-        spec = PruningSpec(flops_g=target / 1e9, generations=15, restarts=restarts)
-        return search(zoo, objective, target, proxy, spec, np.random.default_rng(seed))
+        return _resnet20_depth_search(seed, restarts=restarts)[2]
 
     one, three, again = run(1), run(3), run(3)
     assert three.best_f <= one.best_f and three.evaluations == 3 * one.evaluations
@@ -105,19 +111,9 @@ def test_polish_walks_to_the_local_optimum_and_flips_discrete_genes():
 
 
 def test_polish_only_improves_the_search_it_follows():
-    zoo = get_model("resnet20").in_space(depth=True)
-    truth = TwinGroundTruth(snapshot(n=1, framework="tensorrt"))
-    proxy = ImportanceProxy(zoo.module(seed=0), zoo)
-    target = 0.5 * zoo.flops()
-
-    def objective(rates):
-        return [float(truth.latency_ms(zoo.rates_workload(r))[0]) for r in rates]
-
-    def run(polish, seed):
-        spec = PruningSpec(flops_g=target / 1e9, generations=15, polish=polish)
-        return search(zoo, objective, target, proxy, spec, np.random.default_rng(seed))
-
-    pairs = [(run(0, seed), run(20, seed)) for seed in range(3)]
+    runs = [(_resnet20_depth_search(seed), _resnet20_depth_search(seed, polish=20)) for seed in range(3)]
+    zoo, target, _ = runs[0][0]
+    pairs = [(plain[2], polished[2]) for plain, polished in runs]
     assert all(p.best_f <= r.best_f and p.evaluations > r.evaluations for r, p in pairs)
     assert any(p.best_f < r.best_f for r, p in pairs)
     assert all(0.97 * target <= zoo.flops(zoo.widths_from_rates(p.best_x)) <= target for _, p in pairs)
